@@ -1,0 +1,595 @@
+//! `EventLoop`: the loop's state (`Core`) and its public API.
+//!
+//! The loop is split like tokio's current_thread scheduler: a `!Send` core that only the
+//! loop's thread touches (this file), and a `Send` shared part that other threads reach
+//! (`remote.rs`). An [`EventLoop`] is an `Rc` of the core, so clones are cheap handles to the
+//! same loop and never leave their thread.
+//!
+//! This file owns scheduling (`call_soon`, `call_later`, `call_at`, `spawn`), the lifecycle
+//! (`run_until_complete`, `run_forever`, `stop`, `close`) and the exception handler. One loop
+//! iteration, the only place where callbacks and tasks actually run, is in `run_once.rs`.
+//!
+//! Invariant: no method here calls user code while a `RefCell` of the core is borrowed: work
+//! is popped, the borrow released, then the work runs.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use slab::Slab;
+
+use crate::clock::Clock;
+use crate::current::RunningGuard;
+use crate::error::{panic_message, LoopError};
+use crate::exception::{default_exception_handler, ExceptionContext, ExceptionHandler};
+use crate::handle::{Entry, EntryState, Handle, TimerHandle};
+use crate::reactor::{Reactor, WAKER_TOKEN};
+use crate::ready::{Ready, ReadyQueue};
+use crate::remote::{LoopHandle, Remote, Shared};
+use crate::run_once::MainFuture;
+use crate::task::waker::{TaskWaker, MAIN_KEY};
+use crate::task::{Runnable, Task, TaskCell};
+use crate::timers::TimerHeap;
+
+/// Source of loop ids, unique per process.
+static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The `!Send` state of one loop. Only its own thread ever touches it.
+pub(crate) struct Core {
+    /// Unique id, shared with `Shared::loop_id`; the local wake path compares it.
+    pub(crate) id: u64,
+    /// Real or virtual time (`clock.rs`).
+    pub(crate) clock: Clock,
+    /// Work for this or the next iteration (`ready.rs`).
+    pub(crate) ready: RefCell<ReadyQueue>,
+    /// Callbacks waiting for a deadline (`timers.rs`).
+    pub(crate) timers: RefCell<TimerHeap>,
+    /// The poller and the I/O sources; `None` once closed.
+    pub(crate) reactor: RefCell<Option<Reactor>>,
+    /// Every unfinished task, owned strongly: the loop keeps a task alive, not its handle.
+    pub(crate) tasks: RefCell<Slab<Rc<dyn Runnable>>>,
+    /// Next task id (ids are never reused, unlike slab keys).
+    pub(crate) next_task_id: Cell<u64>,
+    /// Waker allocations of finished tasks, reused by `spawn` (see `task/waker.rs`).
+    pub(crate) waker_pool: RefCell<Vec<Arc<TaskWaker>>>,
+    /// The receiving end of the threadsafe path; `None` once closed.
+    pub(crate) remote: RefCell<Option<Receiver<Remote>>>,
+    /// The `Send` part, shared with every `LoopHandle` and task waker.
+    pub(crate) shared: Arc<Shared>,
+    /// Inside `run_until_complete`/`run_forever`.
+    pub(crate) running: Cell<bool>,
+    /// `stop()` was asked: finish this iteration, then return from `run_forever`.
+    pub(crate) stopping: Cell<bool>,
+    /// `close()` has begun; nothing can be scheduled any more.
+    pub(crate) closed: Cell<bool>,
+    /// Id of the current `run_until_complete` future, so stale main wakers are ignored.
+    pub(crate) main_id: Cell<u64>,
+    /// The main future sits in the ready queue (dedups its wakes).
+    pub(crate) main_scheduled: Cell<bool>,
+    /// The user's exception handler, or `None` for the default.
+    pub(crate) exception_handler: RefCell<Option<Rc<ExceptionHandler>>>,
+}
+
+/// asyncio's event loop: a ready queue, timers, tasks and an I/O reactor, run by one thread.
+///
+/// Create one with [`EventLoop::new`] (or let [`run`](crate::run) do it), schedule work with
+/// [`call_soon`](EventLoop::call_soon), [`call_later`](EventLoop::call_later),
+/// [`call_at`](EventLoop::call_at) and [`spawn`](EventLoop::spawn), then drive it with
+/// [`run_until_complete`](EventLoop::run_until_complete) or
+/// [`run_forever`](EventLoop::run_forever). Other threads reach it through a
+/// [`LoopHandle`].
+///
+/// An `EventLoop` is a cheap, clonable handle (`Rc`) and is `!Send`: it stays on the thread
+/// that made it. A thread may own several loops but run only one at a time.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let lp = evloop::EventLoop::new().unwrap();
+/// lp.call_soon(|| println!("first"));
+/// lp.call_later(Duration::from_millis(1), || println!("third"));
+/// let answer = lp.run_until_complete(async {
+///     println!("second");
+///     evloop::sleep(Duration::from_millis(2)).await;
+///     42
+/// }).unwrap();
+/// assert_eq!(answer, 42);
+/// lp.close().unwrap();
+/// ```
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<evloop::EventLoop>(); // the loop never leaves its thread
+/// ```
+#[derive(Clone)]
+pub struct EventLoop {
+    /// The loop's state.
+    pub(crate) core: Rc<Core>,
+}
+
+/// Configures an [`EventLoop`] before it is created.
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    /// Use the virtual clock (`clock.rs`).
+    virtual_clock: bool,
+}
+
+impl Builder {
+    /// A builder with the defaults (real clock).
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Uses a virtual clock that jumps to the next timer whenever the loop would otherwise
+    /// wait: programs made of timers run instantly and deterministically (for tests).
+    pub fn virtual_clock(mut self, enabled: bool) -> Self {
+        self.virtual_clock = enabled;
+        self
+    }
+
+    /// Creates the loop.
+    ///
+    /// # Errors
+    ///
+    /// The OS refusing a poller or its waker (file descriptor exhaustion).
+    pub fn build(self) -> io::Result<EventLoop> {
+        let poll = mio::Poll::new()?;
+        let reactor = Reactor::new(poll);
+        let waker = mio::Waker::new(reactor.registry(), WAKER_TOKEN)?;
+        let id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
+        let (shared, receiver) = Shared::new(id, waker);
+        let clock = if self.virtual_clock {
+            Clock::Virtual(Cell::new(Instant::now()))
+        } else {
+            Clock::Real
+        };
+        let core = Core {
+            id,
+            clock,
+            ready: RefCell::new(ReadyQueue::new()),
+            timers: RefCell::new(TimerHeap::new()),
+            reactor: RefCell::new(Some(reactor)),
+            tasks: RefCell::new(Slab::new()),
+            next_task_id: Cell::new(1),
+            waker_pool: RefCell::new(Vec::new()),
+            remote: RefCell::new(Some(receiver)),
+            shared,
+            running: Cell::new(false),
+            stopping: Cell::new(false),
+            closed: Cell::new(false),
+            main_id: Cell::new(0),
+            main_scheduled: Cell::new(false),
+            exception_handler: RefCell::new(None),
+        };
+        Ok(EventLoop {
+            core: Rc::new(core),
+        })
+    }
+}
+
+impl EventLoop {
+    /// A new loop with a real clock (asyncio's `new_event_loop()`).
+    ///
+    /// # Errors
+    ///
+    /// The OS refusing a poller or its waker (file descriptor exhaustion).
+    pub fn new() -> io::Result<EventLoop> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] for a loop with non-default settings.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A `Send + Sync` handle for reaching this loop from other threads.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            shared: self.core.shared.clone(),
+        }
+    }
+
+    /// The loop's clock (asyncio's `loop.time()`): monotonic, virtual if so built.
+    pub fn time(&self) -> Instant {
+        self.core.clock.now()
+    }
+
+    /// Schedules `f` to run once, in FIFO order, at the next iteration (asyncio's `call_soon`).
+    ///
+    /// # Panics
+    ///
+    /// If the loop is closed (asyncio raises "Event loop is closed").
+    pub fn call_soon<F: FnOnce() + 'static>(&self, f: F) -> Handle {
+        self.refuse_if_closed("call_soon");
+        let entry = Entry::new_rc(f, EntryState::Ready);
+        self.core
+            .ready
+            .borrow_mut()
+            .push_back(Ready::Callback(entry.clone()));
+        Handle { entry }
+    }
+
+    /// Schedules `f` to run once `delay` has passed on the loop clock (asyncio's
+    /// `call_later`). A huge delay saturates instead of panicking.
+    ///
+    /// # Panics
+    ///
+    /// If the loop is closed.
+    pub fn call_later<F: FnOnce() + 'static>(&self, delay: Duration, f: F) -> TimerHandle {
+        self.refuse_if_closed("call_later");
+        let when = self.core.clock.deadline_after(delay);
+        self.call_at(when, f)
+    }
+
+    /// Schedules `f` to run when the loop clock reads `when` or later (asyncio's `call_at`).
+    ///
+    /// Timers run in deadline order, equal deadlines in scheduling order; a timer due at
+    /// exactly "now" runs this iteration or the next, never before its deadline.
+    ///
+    /// # Panics
+    ///
+    /// If the loop is closed.
+    pub fn call_at<F: FnOnce() + 'static>(&self, when: Instant, f: F) -> TimerHandle {
+        self.refuse_if_closed("call_at");
+        let entry = Entry::new_rc(f, EntryState::Timer);
+        let mut timers = self.core.timers.borrow_mut();
+        timers.push(when, entry.clone());
+        TimerHandle {
+            handle: Handle { entry },
+            when,
+            cancelled_in_heap: timers.cancelled_counter(),
+        }
+    }
+
+    /// Wraps `future` in a task and schedules its first poll (asyncio's `create_task`).
+    ///
+    /// The loop owns the task: dropping the returned [`Task`] does not cancel it.
+    ///
+    /// # Panics
+    ///
+    /// If the loop is closed.
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.refuse_if_closed("spawn");
+        let core = &self.core;
+        let id = core.next_task_id.get();
+        core.next_task_id.set(id + 1);
+        let mut tasks = core.tasks.borrow_mut();
+        let key = tasks.vacant_key();
+        let waker_data = core.task_waker(key, id);
+        let cell = TaskCell::new(Box::pin(future), id, key, waker_data, Rc::downgrade(core));
+        tasks.insert(cell.clone());
+        drop(tasks);
+        core.schedule(cell.clone());
+        Task { cell }
+    }
+
+    /// Runs the loop until `future` completes and returns its output (asyncio's
+    /// `run_until_complete`). The future may borrow from the caller's stack.
+    ///
+    /// A panic in `future` itself unwinds out of this call (the loop stays usable);
+    /// panics in callbacks and tasks are caught (see the crate docs' panic policy).
+    ///
+    /// # Errors
+    ///
+    /// [`LoopError::NestedRun`] if a loop is already running on this thread,
+    /// [`LoopError::Closed`] if this loop is closed, [`LoopError::StoppedBeforeComplete`] if
+    /// `stop()` was called before `future` completed.
+    pub fn run_until_complete<F: Future>(&self, future: F) -> Result<F::Output, LoopError> {
+        let _running = RunningGuard::enter(self)?;
+        let output = Cell::new(None);
+        let wrapped = pin!(async {
+            output.set(Some(future.await));
+        });
+        let main_id = self.core.next_task_id.get();
+        self.core.next_task_id.set(main_id + 1);
+        self.core.main_id.set(main_id);
+        let waker = Waker::from(self.core.task_waker(MAIN_KEY, main_id));
+        let mut main = MainFuture {
+            future: wrapped,
+            waker,
+            done: false,
+        };
+        self.core.main_scheduled.set(false);
+        self.core.wake_task(MAIN_KEY, main_id);
+        loop {
+            self.run_once(Some(&mut main));
+            if main.done {
+                break;
+            }
+            if self.core.stopping.get() {
+                return Err(LoopError::StoppedBeforeComplete);
+            }
+        }
+        self.core.main_id.set(0);
+        drop(main);
+        Ok(output.take().expect("the main future finished"))
+    }
+
+    /// Runs iterations until [`stop`](EventLoop::stop) is called (asyncio's `run_forever`).
+    ///
+    /// # Errors
+    ///
+    /// [`LoopError::NestedRun`] if a loop is already running on this thread,
+    /// [`LoopError::Closed`] if this loop is closed.
+    pub fn run_forever(&self) -> Result<(), LoopError> {
+        let _running = RunningGuard::enter(self)?;
+        loop {
+            self.run_once(None);
+            if self.core.stopping.get() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Stops the loop after the current iteration (asyncio's `stop`): `run_forever` returns
+    /// once every callback that was ready when the iteration began has run. If the loop is
+    /// not running, the next `run_forever` runs one iteration and returns.
+    pub fn stop(&self) {
+        self.core.stopping.set(true);
+    }
+
+    /// Whether the loop is running (inside `run_until_complete` or `run_forever`).
+    pub fn is_running(&self) -> bool {
+        self.core.running.get()
+    }
+
+    /// Whether [`close`](EventLoop::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.core.closed.get()
+    }
+
+    /// Closes the loop (asyncio's `close`): drops every callback, timer and threadsafe post
+    /// still scheduled, cancels every unfinished task (its future is dropped), and releases
+    /// the poller. Each of them is dropped exactly once; none runs. Idempotent.
+    ///
+    /// # Errors
+    ///
+    /// [`LoopError::CloseWhileRunning`] if called while the loop runs.
+    pub fn close(&self) -> Result<(), LoopError> {
+        if self.core.running.get() {
+            return Err(LoopError::CloseWhileRunning);
+        }
+        self.core.close();
+        Ok(())
+    }
+
+    /// Sets the handler for panics nobody can observe (asyncio's `set_exception_handler`);
+    /// `None` restores the default, which prints one line to stderr.
+    pub fn set_exception_handler(&self, handler: Option<Box<ExceptionHandler>>) {
+        *self.core.exception_handler.borrow_mut() = handler.map(Rc::from);
+    }
+
+    /// Calls the current exception handler with `context` (asyncio's
+    /// `call_exception_handler`).
+    pub fn call_exception_handler(&self, context: &ExceptionContext) {
+        self.core.report(context.clone());
+    }
+
+    /// How many tasks are unfinished (asyncio's `len(all_tasks())`).
+    pub fn task_count(&self) -> usize {
+        self.core.tasks.borrow().len()
+    }
+
+    /// Cancels every unfinished task (used by `evloop::run` and available to shutdown code).
+    /// Returns how many were asked to cancel.
+    pub fn cancel_all_tasks(&self) -> usize {
+        let tasks: Vec<_> = self
+            .core
+            .tasks
+            .borrow()
+            .iter()
+            .map(|(_, t)| t.clone())
+            .collect();
+        let mut count = 0;
+        for task in tasks {
+            let header = task.header();
+            if !header.cancel_requested.get() {
+                header.cancel_requested.set(true);
+                count += 1;
+            }
+            self.core.schedule(task);
+        }
+        count
+    }
+
+    /// Panics with the closed-loop message naming `what`.
+    fn refuse_if_closed(&self, what: &str) {
+        if self.core.closed.get() {
+            panic!("EventLoop::{what}: {}", LoopError::Closed);
+        }
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("id", &self.core.id)
+            .field("running", &self.core.running.get())
+            .field("closed", &self.core.closed.get())
+            .field("ready", &self.core.ready.borrow().len())
+            .field("timers", &self.core.timers.borrow().len())
+            .field("tasks", &self.core.tasks.borrow().len())
+            .finish()
+    }
+}
+
+impl Core {
+    /// Queues a task for a poll unless it is already queued.
+    pub(crate) fn schedule(&self, task: Rc<dyn Runnable>) {
+        let header = task.header();
+        if header.scheduled.get() || self.closed.get() {
+            return;
+        }
+        header.scheduled.set(true);
+        self.ready.borrow_mut().push_back(Ready::Task(task));
+    }
+
+    /// Schedules the task `(key, task_id)` (or the main future) if it still exists.
+    pub(crate) fn wake_task(&self, key: usize, task_id: u64) {
+        if key == MAIN_KEY {
+            if task_id == self.main_id.get() && !self.main_scheduled.get() {
+                self.main_scheduled.set(true);
+                self.ready.borrow_mut().push_back(Ready::Main);
+            }
+            return;
+        }
+        let task = self.tasks.borrow().get(key).cloned();
+        if let Some(task) = task {
+            if task.header().id == task_id {
+                self.schedule(task);
+            }
+        }
+    }
+
+    /// Requests cancellation of task `(key, task_id)` if it still exists.
+    pub(crate) fn cancel_task(&self, key: usize, task_id: u64) {
+        let task = self.tasks.borrow().get(key).cloned();
+        if let Some(task) = task {
+            if task.header().id == task_id {
+                task.header().cancel_requested.set(true);
+                self.schedule(task);
+            }
+        }
+    }
+
+    /// Removes a finished task from the slab (if it is still the one with that id).
+    pub(crate) fn remove_task(&self, key: usize, task_id: u64) {
+        let mut tasks = self.tasks.borrow_mut();
+        if tasks
+            .get(key)
+            .is_some_and(|task| task.header().id == task_id)
+        {
+            let task = tasks.remove(key);
+            drop(tasks);
+            drop(task);
+        }
+    }
+
+    /// A waker allocation for task `(key, task_id)`, recycled if one is free.
+    pub(crate) fn task_waker(&self, key: usize, task_id: u64) -> Arc<TaskWaker> {
+        if let Some(mut data) = self.waker_pool.borrow_mut().pop() {
+            if let Some(fresh) = Arc::get_mut(&mut data) {
+                fresh.key = key;
+                fresh.task_id = task_id;
+                return data;
+            }
+        }
+        Arc::new(TaskWaker {
+            loop_id: self.id,
+            shared: self.shared.clone(),
+            key,
+            task_id,
+        })
+    }
+
+    /// Returns a waker allocation to the pool if no clone of it is left anywhere.
+    pub(crate) fn recycle_waker(&self, mut data: Arc<TaskWaker>) {
+        /// Enough to absorb a burst of short tasks without hoarding memory.
+        const POOL_LIMIT: usize = 1024;
+        let mut pool = self.waker_pool.borrow_mut();
+        if pool.len() < POOL_LIMIT && Arc::get_mut(&mut data).is_some() {
+            pool.push(data);
+        }
+    }
+
+    /// Hands `context` to the exception handler (called under no borrow).
+    pub(crate) fn report(&self, context: ExceptionContext) {
+        let handler = self.exception_handler.borrow().clone();
+        match handler {
+            None => default_exception_handler(&context),
+            Some(handler) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(&context))) {
+                    default_exception_handler(&context);
+                    default_exception_handler(&ExceptionContext::callback_panic(
+                        "the exception handler itself panicked",
+                        panic_message(&*payload),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Runs `f` (user code that may panic, such as a Drop), reporting a panic as `message`.
+    pub(crate) fn guarded(&self, message: &str, f: impl FnOnce()) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            self.report(ExceptionContext::callback_panic(
+                message,
+                panic_message(&*payload),
+            ));
+        }
+    }
+
+    /// The body of `close()`: each step takes its container out whole, then drops the
+    /// contents one by one under `guarded`, so a Drop that touches the loop sees it closed.
+    pub(crate) fn close(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        // Refuse threadsafe posts from now on.
+        self.shared.mark_closed();
+        // Discard ready callbacks and posted closures, in queue order.
+        let ready = std::mem::take(&mut *self.ready.borrow_mut());
+        for item in ready {
+            match item {
+                Ready::Callback(entry) => self
+                    .guarded("a callback's drop panicked during close", || {
+                        entry.discard()
+                    }),
+                Ready::Remote(call) => self
+                    .guarded("a posted closure's drop panicked during close", || {
+                        drop(call)
+                    }),
+                Ready::Task(_) | Ready::Main => {}
+            }
+        }
+        // Discard timers.
+        let (timers, sleepers) = self.timers.borrow_mut().drain();
+        for entry in timers {
+            self.guarded("a timer callback's drop panicked during close", || {
+                entry.discard()
+            });
+        }
+        drop(sleepers);
+        // Cancel every unfinished task: its future is dropped, its awaiter sees Cancelled.
+        let tasks: Vec<_> = std::mem::take(&mut *self.tasks.borrow_mut())
+            .into_iter()
+            .map(|(_, task)| task)
+            .collect();
+        for task in tasks {
+            task.finish_cancelled(self);
+        }
+        // Drop threadsafe posts still in the channel, then the receiver: later sends fail.
+        let receiver = self.remote.borrow_mut().take();
+        if let Some(receiver) = receiver {
+            while let Ok(message) = receiver.try_recv() {
+                self.guarded("a posted closure's drop panicked during close", || {
+                    drop(message)
+                });
+            }
+        }
+        // Release the poller (its file descriptor).
+        let reactor = self.reactor.borrow_mut().take();
+        drop(reactor);
+        self.waker_pool.borrow_mut().clear();
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

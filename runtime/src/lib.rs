@@ -1,0 +1,94 @@
+//! # evloop: asyncio's event loop, rebuilt in Rust to be read
+//!
+//! An event loop is a queue of work and a way to wait. evloop is Python's asyncio loop
+//! rebuilt from scratch in a few small files, so that you can embed it as a minimal runtime
+//! and read it to learn how a loop really works.
+//!
+//! ## The loop in one paragraph
+//!
+//! One thread owns an [`EventLoop`]. Work waits in one of three places: the *ready queue*
+//! (callbacks from [`EventLoop::call_soon`] and tasks that were woken), the *timer heap*
+//! (callbacks from [`EventLoop::call_later`] / [`EventLoop::call_at`], and every
+//! [`sleep`]), and the *reactor* (I/O sources registered with `mio`). Each iteration
+//! computes how long it may sleep, polls the reactor for that long, moves due timers to the
+//! ready queue, and runs exactly what was ready when it began. Tasks ([`spawn`]) are futures
+//! that the loop polls whenever their `Waker` puts them back on the ready queue. Other
+//! threads reach the loop through a [`LoopHandle`]: their work goes into a channel, and one
+//! shared `mio::Waker` interrupts the poll.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let greeting = evloop::run(async {
+//!     let lp = evloop::get_running_loop().unwrap();
+//!     lp.call_soon(|| println!("a callback runs at the next iteration"));
+//!     let task = evloop::spawn(async {
+//!         evloop::sleep(Duration::from_millis(10)).await;
+//!         "hello from a task"
+//!     });
+//!     task.await.unwrap()
+//! }).unwrap();
+//! assert_eq!(greeting, "hello from a task");
+//! ```
+//!
+//! ## Map
+//!
+//! | concept | file | types |
+//! |---|---|---|
+//! | the loop and its lifecycle | `event_loop.rs` | [`EventLoop`], [`Builder`] |
+//! | one iteration, in phases | `run_once.rs` | `EventLoop::run_once` |
+//! | callbacks and their handles | `handle.rs` | [`Handle`], [`TimerHandle`] |
+//! | the ready queue | `ready.rs` | `Ready` |
+//! | timers | `timers.rs`, `clock.rs` | `TimerHeap`, `Clock` |
+//! | tasks | `task/` | [`Task`], `TaskCell`, `TaskWaker` |
+//! | the reactor | `reactor.rs` | [`IoSource`] |
+//! | other threads | `remote.rs`, `threadsafe_task.rs`, `loop_thread.rs` | [`LoopHandle`], [`ThreadsafeTask`], [`LoopThread`] |
+//! | the running loop, free functions | `current.rs`, `sleep.rs`, `run.rs` | [`get_running_loop`], [`spawn`], [`sleep`], [`run`] |
+//! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
+//!
+//! ## Guarantees
+//!
+//! - Callbacks run in FIFO order, each at most once; timers in deadline order, ties in
+//!   scheduling order, never early.
+//! - An iteration runs only what was ready when it began, so I/O is polled between
+//!   iterations and never starved.
+//! - A panic in a callback or task never kills the loop: it reaches the task's awaiter as
+//!   [`TaskError::Panicked`], or the exception handler (see `exception.rs`).
+//! - Only [`LoopHandle`], [`LoopThread`] and [`ThreadsafeTask`] are `Send`; everything else
+//!   stays on the loop's thread, which the compiler checks.
+//!
+//! The book in `docs/` (architecture, semantics, and a tour that follows one callback, one
+//! timer, one task and one threadsafe post through the code) explains the rest.
+
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod clock;
+mod current;
+mod error;
+mod event_loop;
+mod exception;
+mod handle;
+mod loop_thread;
+mod reactor;
+mod ready;
+mod remote;
+mod run;
+mod run_once;
+mod sleep;
+mod task;
+mod threadsafe_task;
+mod timers;
+
+pub use current::{get_running_loop, spawn};
+pub use error::{LoopClosed, LoopError, TaskError};
+pub use event_loop::{Builder, EventLoop};
+pub use exception::{default_exception_handler, ExceptionContext, ExceptionHandler};
+pub use handle::{Handle, TimerHandle};
+pub use loop_thread::LoopThread;
+pub use reactor::IoSource;
+pub use remote::LoopHandle;
+pub use run::run;
+pub use sleep::{sleep, sleep_until, yield_now, Sleep, YieldNow};
+pub use task::Task;
+pub use threadsafe_task::ThreadsafeTask;

@@ -1,0 +1,359 @@
+//! The reactor: the loop's `mio::Poll`, and I/O sources that turn readiness into wakeups.
+//!
+//! The loop owns one [`Reactor`]. Every registered source gets a slab key, which is its mio
+//! `Token`, and a small shared [`SourceState`]: readiness bits the reactor sets, and at most
+//! one waiting reader and one waiting writer (their `Waker`s). The one `Token` outside the slab
+//! is [`WAKER_TOKEN`], the shared `mio::Waker` that other threads poke (see `remote.rs`).
+//!
+//! Sources are registered edge-triggered, as mio requires. The protocol for a user of
+//! [`IoSource`] is tokio's and async-io's: try the operation; on `WouldBlock`, clear the
+//! readiness you consumed and wait for the next edge. Because the loop is single-threaded,
+//! no event can be processed between an operation returning `WouldBlock` and the clear, so
+//! no edge is ever lost and no "tick" counter is needed.
+//!
+//! This file does not decide the poll timeout or when to poll; the iteration in
+//! `run_once.rs` does. It never calls a `Waker` while the reactor is borrowed: wakers are
+//! collected and woken after.
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use mio::event::Source;
+use mio::{Events, Interest, Token};
+use slab::Slab;
+
+use crate::error::LoopError;
+use crate::event_loop::EventLoop;
+
+/// The token of the shared `mio::Waker` that threadsafe posts use.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// Readiness bit: the source can be read (or accepted from).
+const READABLE: u8 = 1;
+/// Readiness bit: the source can be written.
+const WRITABLE: u8 = 1 << 1;
+/// Readiness bit, sticky: the read half is closed (reads return EOF, never block).
+const READ_CLOSED: u8 = 1 << 2;
+/// Readiness bit, sticky: the write half is closed (writes fail, never block).
+const WRITE_CLOSED: u8 = 1 << 3;
+/// Readiness bit, sticky: the source reported an error (the next operation returns it).
+const ERROR: u8 = 1 << 4;
+
+/// What the reactor knows about one registered source, shared with its [`IoSource`].
+#[derive(Default)]
+pub(crate) struct SourceState {
+    /// Readiness seen and not yet consumed (the bit constants above).
+    readiness: Cell<u8>,
+    /// The task waiting to read, woken by the next readable edge.
+    reader: Cell<Option<Waker>>,
+    /// The task waiting to write, woken by the next writable edge.
+    writer: Cell<Option<Waker>>,
+}
+
+/// The loop's poller and its registered sources.
+pub(crate) struct Reactor {
+    /// The OS poller (epoll on Linux).
+    poll: mio::Poll,
+    /// Reused event buffer for `poll`.
+    events: Events,
+    /// Registered sources by token.
+    sources: Slab<Rc<SourceState>>,
+}
+
+/// What one call to [`Reactor::poll`] found.
+pub(crate) struct PollOutcome {
+    /// The shared `mio::Waker` fired: threadsafe posts may be waiting.
+    pub(crate) remote: bool,
+    /// Tasks to wake, collected so they are woken after the reactor is released.
+    pub(crate) wakers: Vec<Waker>,
+}
+
+impl Reactor {
+    /// A reactor around a fresh `mio::Poll`.
+    pub(crate) fn new(poll: mio::Poll) -> Self {
+        Reactor {
+            poll,
+            events: Events::with_capacity(1024),
+            sources: Slab::new(),
+        }
+    }
+
+    /// How many I/O sources are registered (the shared waker not counted).
+    pub(crate) fn source_count(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Blocks in the OS poller for at most `timeout` (`None`: until an event) and turns the
+    /// events into readiness bits and wakers.
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<PollOutcome> {
+        let mut outcome = PollOutcome {
+            remote: false,
+            wakers: Vec::new(),
+        };
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            // Careful: a signal interrupting epoll_wait is not an error; the loop just
+            // iterates again with a freshly computed timeout.
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => return Ok(outcome),
+            Err(error) => return Err(error),
+        }
+        for event in self.events.iter() {
+            if event.token() == WAKER_TOKEN {
+                outcome.remote = true;
+                continue;
+            }
+            // Careful: an event for a key that was deregistered meanwhile is ignored.
+            let Some(state) = self.sources.get(event.token().0) else {
+                continue;
+            };
+            let mut bits = 0;
+            if event.is_readable() {
+                bits |= READABLE;
+            }
+            if event.is_writable() {
+                bits |= WRITABLE;
+            }
+            if event.is_read_closed() {
+                bits |= READ_CLOSED;
+            }
+            if event.is_write_closed() {
+                bits |= WRITE_CLOSED;
+            }
+            if event.is_error() {
+                bits |= ERROR;
+            }
+            state.readiness.set(state.readiness.get() | bits);
+            if bits & (READABLE | READ_CLOSED | ERROR) != 0 {
+                outcome.wakers.extend(state.reader.take());
+            }
+            if bits & (WRITABLE | WRITE_CLOSED | ERROR) != 0 {
+                outcome.wakers.extend(state.writer.take());
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// The registry, for creating the shared `mio::Waker`.
+    pub(crate) fn registry(&self) -> &mio::Registry {
+        self.poll.registry()
+    }
+}
+
+/// Any mio source registered with a loop's reactor: awaits readiness instead of blocking.
+///
+/// This is the low-level door to the reactor (async-io's `Async<T>`, tokio's
+/// `PollEvented`): wrap a non-blocking mio source, then run operations with
+/// [`read_with`](IoSource::read_with) / [`write_with`](IoSource::write_with), which retry on
+/// `WouldBlock` after waiting for the next readiness edge. One task may wait to read and one
+/// to write at the same time; a second waiter in the same direction replaces the first.
+///
+/// Dropping the `IoSource` deregisters the source. It must be used on its loop's thread
+/// (it is `!Send`), while that loop runs.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use evloop::{EventLoop, IoSource};
+///
+/// let lp = EventLoop::new().unwrap();
+/// let (a, b) = mio::net::UnixStream::pair().unwrap();
+/// let a = IoSource::new(&lp, a).unwrap();
+/// let b = IoSource::new(&lp, b).unwrap();
+/// let got = lp.run_until_complete(async move {
+///     a.write_with(|mut s| s.write(b"ping")).await.unwrap();
+///     let mut buf = [0u8; 4];
+///     let n = b.read_with(|mut s| s.read(&mut buf)).await.unwrap();
+///     buf[..n].to_vec()
+/// }).unwrap();
+/// assert_eq!(got, b"ping");
+/// ```
+pub struct IoSource<S: Source> {
+    /// The wrapped source; `None` only after `into_inner` took it.
+    source: Option<S>,
+    /// Readiness and wakers, shared with the reactor's slab entry.
+    state: Rc<SourceState>,
+    /// The slab key, which is also the mio token.
+    key: usize,
+    /// The loop whose reactor holds the registration.
+    event_loop: EventLoop,
+}
+
+impl<S: Source> IoSource<S> {
+    /// Registers `source` (already non-blocking) with `event_loop`'s reactor for reading and
+    /// writing.
+    ///
+    /// # Errors
+    ///
+    /// The OS refusing the registration, or the loop being closed (an error of kind `Other`
+    /// wrapping [`LoopError::Closed`]).
+    pub fn new(event_loop: &EventLoop, mut source: S) -> io::Result<Self> {
+        let core = &event_loop.core;
+        let mut reactor = core.reactor.borrow_mut();
+        let Some(reactor) = reactor.as_mut() else {
+            return Err(io::Error::other(LoopError::Closed));
+        };
+        let state = Rc::new(SourceState::default());
+        let entry = reactor.sources.vacant_entry();
+        let key = entry.key();
+        reactor.poll.registry().register(
+            &mut source,
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        entry.insert(state.clone());
+        Ok(IoSource {
+            source: Some(source),
+            state,
+            key,
+            event_loop: event_loop.clone(),
+        })
+    }
+
+    /// The wrapped source.
+    pub fn get_ref(&self) -> &S {
+        self.source
+            .as_ref()
+            .expect("source present until into_inner")
+    }
+
+    /// The wrapped source, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.source
+            .as_mut()
+            .expect("source present until into_inner")
+    }
+
+    /// Polls for read readiness; registers `cx`'s waker if not ready.
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(cx, READABLE | READ_CLOSED | ERROR, &self.state.reader)
+    }
+
+    /// Polls for write readiness; registers `cx`'s waker if not ready.
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(cx, WRITABLE | WRITE_CLOSED | ERROR, &self.state.writer)
+    }
+
+    /// Waits until the source is readable (or closed for reading, or in error).
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_readable(cx)).await
+    }
+
+    /// Waits until the source is writable (or closed for writing, or in error).
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_writable(cx)).await
+    }
+
+    /// Forgets the read readiness seen so far: call it after a read returned `WouldBlock`.
+    pub fn clear_readable(&self) {
+        self.state
+            .readiness
+            .set(self.state.readiness.get() & !READABLE);
+    }
+
+    /// Forgets the write readiness seen so far: call it after a write returned `WouldBlock`.
+    pub fn clear_writable(&self) {
+        self.state
+            .readiness
+            .set(self.state.readiness.get() & !WRITABLE);
+    }
+
+    /// Runs a read-like operation until it does not return `WouldBlock`, waiting for
+    /// readability in between.
+    ///
+    /// # Errors
+    ///
+    /// Whatever error `op` returns other than `WouldBlock`.
+    pub async fn read_with<R>(&self, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        loop {
+            match op(self.get_ref()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_readable();
+                    self.readable().await?;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Runs a write-like operation until it does not return `WouldBlock`, waiting for
+    /// writability in between.
+    ///
+    /// # Errors
+    ///
+    /// Whatever error `op` returns other than `WouldBlock`.
+    pub async fn write_with<R>(&self, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        loop {
+            match op(self.get_ref()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_writable();
+                    self.writable().await?;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Deregisters the source and gives it back.
+    ///
+    /// # Errors
+    ///
+    /// The OS refusing the deregistration.
+    pub fn into_inner(mut self) -> io::Result<S> {
+        let mut source = self.source.take().expect("source present until into_inner");
+        self.deregister(&mut source)?;
+        Ok(source)
+    }
+
+    /// Shared body of `poll_readable`/`poll_writable`.
+    fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        wanted: u8,
+        slot: &Cell<Option<Waker>>,
+    ) -> Poll<io::Result<()>> {
+        if self.state.readiness.get() & wanted != 0 {
+            return Poll::Ready(Ok(()));
+        }
+        if self.event_loop.is_closed() {
+            return Poll::Ready(Err(io::Error::other(LoopError::Closed)));
+        }
+        match slot.take() {
+            Some(waker) if waker.will_wake(cx.waker()) => slot.set(Some(waker)),
+            _ => slot.set(Some(cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+
+    /// Removes the registration from the reactor (if the loop is still open).
+    fn deregister(&self, source: &mut S) -> io::Result<()> {
+        let mut reactor = self.event_loop.core.reactor.borrow_mut();
+        if let Some(reactor) = reactor.as_mut() {
+            reactor.sources.try_remove(self.key);
+            reactor.poll.registry().deregister(source)?;
+        }
+        Ok(())
+    }
+}
+
+impl<S: Source> Drop for IoSource<S> {
+    fn drop(&mut self) {
+        if let Some(mut source) = self.source.take() {
+            let _ = self.deregister(&mut source);
+        }
+    }
+}
+
+impl<S: Source + fmt::Debug> fmt::Debug for IoSource<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoSource")
+            .field("source", &self.source)
+            .field("token", &self.key)
+            .finish()
+    }
+}

@@ -1,0 +1,314 @@
+//! The threadsafe path: the only part of a loop that other threads may touch.
+//!
+//! Everything here is `Send + Sync`. Another thread reaches the loop by sending a [`Remote`]
+//! message into a crossbeam channel and *notifying* the poller through the loop's one shared
+//! `mio::Waker`. The loop thread drains the channel in its poll phase.
+//!
+//! # The notify protocol (coalescing wakeups)
+//!
+//! A syscall per post would make `call_soon_threadsafe` cost microseconds, so wakeups are
+//! coalesced with one flag, `notified`:
+//!
+//! 1. a poster sends its message, then `notified.swap(true)`; only the poster that flipped it
+//!    from `false` to `true` calls `Waker::wake`;
+//! 2. the loop clears the flag (`swap(false)`) *before* it drains the channel.
+//!
+//! No wake is lost: a message sent before the loop cleared the flag is seen by the drain that
+//! follows; a message sent after that finds the flag `false`, so its poster wakes the poller
+//! again. No wake per call: between a clear and the next drain, only one poster pays the
+//! syscall. (The same protocol as tokio's and async-io's unparkers.)
+//!
+//! # Closing
+//!
+//! `close()` sets `closed`, drains and drops what is queued, then drops the channel's only
+//! receiver. A post that sees `closed`, or whose send fails because the receiver is gone, gets
+//! its closure back in a [`LoopClosed`]; a post that slipped in just before the receiver was
+//! dropped is dropped with the channel, unrun. Either way nothing runs twice or after close,
+//! and nothing waits forever.
+//!
+//! This file does not run posted work: the loop does, in its run phase.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::error::{LoopClosed, LoopError};
+use crate::threadsafe_task::{FromFn, FromFuture, SpawnRemote, Start, ThreadsafeTask};
+
+/// A closure or job posted from another thread, type-erased but recoverable.
+pub(crate) trait RemoteCall: Send {
+    /// Runs it on the loop thread.
+    fn call(self: Box<Self>);
+    /// Turns it back into its concrete type, to hand it back to a refused poster.
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+/// A `call_soon_threadsafe` closure.
+struct CallSoon<F>(F);
+
+impl<F: FnOnce() + Send + 'static> RemoteCall for CallSoon<F> {
+    fn call(self: Box<Self>) {
+        (self.0)()
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+/// One message from another thread to the loop.
+pub(crate) enum Remote {
+    /// Run this closure on the loop (queued behind what is ready, FIFO per sender).
+    Call(Box<dyn RemoteCall>),
+    /// A loop task's `Waker` was woken on another thread: schedule task `key` if it is still
+    /// the task with id `task_id`.
+    Wake {
+        /// Slab key of the task.
+        key: usize,
+        /// Unique id, guarding against a reused slab key.
+        task_id: u64,
+    },
+    /// Cancel task `key` (if still the task `task_id`), for `ThreadsafeTask::cancel`.
+    Cancel {
+        /// Slab key of the task.
+        key: usize,
+        /// Unique id, guarding against a reused slab key.
+        task_id: u64,
+    },
+    /// `LoopHandle::stop`: stop after the current iteration.
+    Stop,
+}
+
+/// The `Send + Sync` state of one loop, shared by every `LoopHandle` and task waker.
+pub(crate) struct Shared {
+    /// Identity of the loop, compared with the running loop's to pick the local wake path.
+    pub(crate) loop_id: u64,
+    /// Where posts go; the only receiver is owned by the loop core.
+    sender: Sender<Remote>,
+    /// The one `mio::Waker` of the loop's poller.
+    waker: mio::Waker,
+    /// The coalescing flag of the notify protocol (module docs).
+    notified: AtomicBool,
+    /// Set by `close()` before it drains; posters check it first.
+    closed: AtomicBool,
+}
+
+impl Shared {
+    /// Creates the shared state and the receiver the loop will drain.
+    pub(crate) fn new(loop_id: u64, waker: mio::Waker) -> (Arc<Shared>, Receiver<Remote>) {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            loop_id,
+            sender,
+            waker,
+            notified: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        });
+        (shared, receiver)
+    }
+
+    /// Sends a message and notifies the poller; gives the message back if the loop is closed.
+    pub(crate) fn post(&self, message: Remote) -> Result<(), Remote> {
+        if self.is_closed() {
+            return Err(message);
+        }
+        self.sender.send(message).map_err(|refused| refused.0)?;
+        self.notify();
+        Ok(())
+    }
+
+    /// Step 1 of the notify protocol: wake the poller unless a wake is already pending.
+    fn notify(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            // Careful: a failed wake (only possible if the eventfd is gone) is ignored: the
+            // loop is then closed and the message was or will be refused.
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Step 2 of the notify protocol, on the loop thread: `true` if posts may be waiting.
+    /// The caller must drain the channel after a `true`.
+    pub(crate) fn take_notified(&self) -> bool {
+        self.notified.swap(false, Ordering::AcqRel)
+    }
+
+    /// Whether `close()` has begun.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks the loop closed (first step of `close()`).
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+/// A `Send + Sync + Clone` handle for reaching a loop from any thread.
+///
+/// Get one from [`EventLoop::handle`](crate::EventLoop::handle) or
+/// [`LoopThread::handle`](crate::LoopThread::handle). It keeps only the loop's shared,
+/// threadsafe part alive; once the loop is closed every call returns an error.
+///
+/// ```
+/// fn assert_send_sync<T: Send + Sync + Clone>() {}
+/// assert_send_sync::<evloop::LoopHandle>();
+/// ```
+#[derive(Clone)]
+pub struct LoopHandle {
+    /// The loop's threadsafe state.
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl LoopHandle {
+    /// Schedules `f` to run on the loop thread, from any thread
+    /// (asyncio's `loop.call_soon_threadsafe`).
+    ///
+    /// Callbacks posted from one thread run in the order they were posted, each exactly once,
+    /// behind whatever the loop had ready. The poller is woken at most once per batch.
+    ///
+    /// # Errors
+    ///
+    /// [`LoopClosed`] if the loop is closed; it holds `f`, unrun.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new().unwrap();
+    /// let handle = lp.handle();
+    /// let worker = std::thread::spawn(move || {
+    ///     handle.call_soon_threadsafe(|| println!("on the loop")).unwrap();
+    ///     handle.stop().unwrap();
+    /// });
+    /// lp.run_forever().unwrap();
+    /// worker.join().unwrap();
+    /// ```
+    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), LoopClosed<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if self.shared.is_closed() {
+            return Err(LoopClosed(f));
+        }
+        match self.shared.post(Remote::Call(Box::new(CallSoon(f)))) {
+            Ok(()) => Ok(()),
+            Err(Remote::Call(call)) => {
+                let call = call
+                    .into_any()
+                    .downcast::<CallSoon<F>>()
+                    .expect("a refused post is handed back as the type it was sent as");
+                Err(LoopClosed(call.0))
+            }
+            Err(_) => unreachable!("post hands back the message it was given"),
+        }
+    }
+
+    /// Runs `future` as a task on the loop and returns a handle this thread can block on
+    /// (asyncio's `run_coroutine_threadsafe`).
+    ///
+    /// # Errors
+    ///
+    /// [`LoopClosed`] if the loop is closed; it holds `future`, never polled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let thread = evloop::LoopThread::start().unwrap();
+    /// let task = thread.handle().spawn_threadsafe(async { 6 * 7 }).unwrap();
+    /// assert_eq!(task.result(), Ok(42));
+    /// thread.stop().unwrap();
+    /// ```
+    pub fn spawn_threadsafe<F>(&self, future: F) -> Result<ThreadsafeTask<F::Output>, LoopClosed<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if self.shared.is_closed() {
+            return Err(LoopClosed(future));
+        }
+        self.post_spawn(FromFuture(future))
+            .map_err(|start| LoopClosed(start.0))
+    }
+
+    /// Like [`spawn_threadsafe`](LoopHandle::spawn_threadsafe), but sends a `Send` closure
+    /// that makes the future on the loop thread, so the future itself may be `!Send` (hold
+    /// `Rc`s, spawn and await loop tasks).
+    ///
+    /// # Errors
+    ///
+    /// [`LoopClosed`] if the loop is closed; it holds `make_future`, never called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let thread = evloop::LoopThread::start().unwrap();
+    /// let task = thread.handle().spawn_threadsafe_with(|| async {
+    ///     let shared = std::rc::Rc::new(21); // !Send, fine: it never leaves the loop
+    ///     let inner = evloop::spawn(async { 2 });
+    ///     *shared * inner.await.unwrap()
+    /// }).unwrap();
+    /// assert_eq!(task.result(), Ok(42));
+    /// thread.stop().unwrap();
+    /// ```
+    pub fn spawn_threadsafe_with<M, F>(
+        &self,
+        make_future: M,
+    ) -> Result<ThreadsafeTask<F::Output>, LoopClosed<M>>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        self.post_spawn(FromFn(make_future))
+            .map_err(|start| LoopClosed(start.0))
+    }
+
+    /// Posts a task start; hands the start back if the loop is closed.
+    fn post_spawn<S: Start>(&self, start: S) -> Result<ThreadsafeTask<S::Output>, S> {
+        if self.shared.is_closed() {
+            return Err(start);
+        }
+        let (job, task) = SpawnRemote::new(start, self.shared.clone());
+        match self.shared.post(Remote::Call(Box::new(job))) {
+            Ok(()) => Ok(task),
+            Err(Remote::Call(call)) => {
+                let job = call
+                    .into_any()
+                    .downcast::<SpawnRemote<S>>()
+                    .expect("a refused post is handed back as the type it was sent as");
+                Err(job.into_start())
+            }
+            Err(_) => unreachable!("post hands back the message it was given"),
+        }
+    }
+
+    /// Asks the loop to stop after its current iteration, from any thread (asyncio's
+    /// `loop.stop()` posted with `call_soon_threadsafe`).
+    ///
+    /// If the loop is not running, its next `run_forever` runs one iteration and returns.
+    ///
+    /// # Errors
+    ///
+    /// [`LoopError::Closed`] if the loop is closed.
+    pub fn stop(&self) -> Result<(), LoopError> {
+        self.shared
+            .post(Remote::Stop)
+            .map_err(|_| LoopError::Closed)
+    }
+
+    /// Whether the loop has been closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+}
+
+impl fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopHandle")
+            .field("loop_id", &self.shared.loop_id)
+            .field("closed", &self.shared.is_closed())
+            .finish()
+    }
+}

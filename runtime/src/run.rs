@@ -1,0 +1,59 @@
+//! `evloop::run`: asyncio's `asyncio.run`, the front door of a program.
+//!
+//! It creates a fresh loop, runs the main future to completion, then shuts down the way
+//! asyncio does: cancel every task that is still running and run the loop until they have
+//! all unwound (their futures dropped, so their cleanup ran), then close the loop. The loop is
+//! closed even if the main future panics; the panic then continues to the caller.
+//! (The default executor joins this shutdown when the pools exist.)
+
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use crate::current;
+use crate::error::LoopError;
+use crate::event_loop::EventLoop;
+
+/// Rounds of "cancel what is left, let it unwind": a task whose cleanup spawns more tasks gets
+/// them cancelled too, but a program that keeps doing so cannot hang the shutdown.
+const MAX_CANCEL_ROUNDS: usize = 16;
+
+/// Runs `future` on a new loop and closes the loop afterwards (asyncio's `asyncio.run`).
+///
+/// # Errors
+///
+/// [`LoopError::NestedRun`] if called from inside a running loop (asyncio: "asyncio.run()
+/// cannot be called from a running event loop"); [`LoopError::Create`] if the OS refuses a
+/// poller.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let total = evloop::run(async {
+///     let a = evloop::spawn(async { evloop::sleep(Duration::from_millis(2)).await; 1 });
+///     let b = evloop::spawn(async { 2 });
+///     a.await.unwrap() + b.await.unwrap()
+/// }).unwrap();
+/// assert_eq!(total, 3);
+/// ```
+pub fn run<F: Future>(future: F) -> Result<F::Output, LoopError> {
+    if current::running_loop().is_some() {
+        return Err(LoopError::NestedRun);
+    }
+    let event_loop = EventLoop::new().map_err(|error| LoopError::Create(error.to_string()))?;
+    let outcome = catch_unwind(AssertUnwindSafe(|| event_loop.run_until_complete(future)));
+    // Cancel leftovers and let them unwind, even after a panic.
+    for _ in 0..MAX_CANCEL_ROUNDS {
+        if event_loop.cancel_all_tasks() == 0 && event_loop.task_count() == 0 {
+            break;
+        }
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            event_loop.run_until_complete(crate::sleep::yield_now())
+        }));
+    }
+    let _ = event_loop.close();
+    match outcome {
+        Ok(result) => result,
+        Err(payload) => resume_unwind(payload),
+    }
+}

@@ -1,0 +1,200 @@
+//! One iteration of the loop: asyncio's `_run_once`, in its phases.
+//!
+//! 1. Drop cancelled timers (lazily, boundedly: `timers.rs`).
+//! 2. Compute the poll timeout: zero if work is ready or `stop()` was asked, else the time to
+//!    the earliest timer (rounded *up* to the poller's millisecond, so a timer never fires
+//!    early), else block until an event.
+//! 3. Poll the reactor; turn I/O readiness into task wakes; drain threadsafe posts.
+//! 4. Move every timer due by now to the ready queue.
+//! 5. Run exactly the entries that were ready when this phase began.
+//!
+//! Phase 5 is the only place where callbacks and tasks actually run. Each runs under
+//! `catch_unwind`, so a panic never leaves the loop in the middle of an iteration.
+//!
+//! Two refinements over a literal `_run_once`, neither visible to a program:
+//! - when nothing but the shared waker is registered and the timeout is zero, the poll
+//!   syscall is skipped (it could only report threadsafe posts, and the `notified` flag
+//!   already says whether there are any), which makes `yield_now` and tight `call_soon`
+//!   chains cost no syscall per iteration;
+//! - under the virtual clock, phase 2 polls without blocking and, if nothing arrived and
+//!   nothing is ready, moves the clock to the earliest timer instead of sleeping.
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crate::error::panic_message;
+use crate::event_loop::EventLoop;
+use crate::exception::ExceptionContext;
+use crate::ready::Ready;
+use crate::remote::Remote;
+use crate::timers::Due;
+
+/// The future of `run_until_complete`, which lives on that call's stack.
+pub(crate) struct MainFuture<'a> {
+    /// The caller's future, wrapped to store its output.
+    pub(crate) future: Pin<&'a mut dyn Future<Output = ()>>,
+    /// Its waker (the `MAIN_KEY` task waker).
+    pub(crate) waker: Waker,
+    /// Set when it completed.
+    pub(crate) done: bool,
+}
+
+/// Rounds a timeout up to whole milliseconds, the resolution of `epoll_wait`, so the poller
+/// never returns before the timer it waits for is due.
+fn round_up_to_millis(timeout: Duration) -> Duration {
+    /// Cap: the largest timeout epoll accepts (`i32::MAX` ms, about 24.8 days).
+    const MAX_MILLIS: u128 = i32::MAX as u128;
+    let millis = timeout.as_nanos().div_ceil(1_000_000).min(MAX_MILLIS);
+    Duration::from_millis(millis as u64)
+}
+
+impl EventLoop {
+    /// Runs one iteration (see the module docs for the phases).
+    pub(crate) fn run_once(&self, mut main: Option<&mut MainFuture<'_>>) {
+        let core = &*self.core;
+
+        // 1. Drop cancelled timers.
+        core.timers.borrow_mut().purge();
+
+        // 2. Compute the timeout.
+        let work_ready = !core.ready.borrow().is_empty() || core.stopping.get();
+        let next_deadline = core.timers.borrow().next_deadline();
+        let timeout = if work_ready {
+            Some(Duration::ZERO)
+        } else {
+            match next_deadline {
+                None => None,
+                Some(_) if core.clock.is_virtual() => Some(Duration::ZERO),
+                Some(when) => Some(round_up_to_millis(
+                    when.saturating_duration_since(core.clock.now()),
+                )),
+            }
+        };
+
+        // 3. Poll the reactor, wake tasks whose I/O is ready, drain threadsafe posts.
+        self.poll_reactor(timeout);
+
+        // (Virtual clock) Nothing arrived and nothing is ready: jump to the next timer.
+        if core.clock.is_virtual() && core.ready.borrow().is_empty() && !core.stopping.get() {
+            if let Some(when) = next_deadline {
+                core.clock.advance_to(when);
+            }
+        }
+
+        // 4. Move due timers to the ready queue, in deadline order; a due sleeper's task
+        //    is woken (which queues it), after the heap borrow is released.
+        let now = core.clock.now();
+        loop {
+            let due = core.timers.borrow_mut().pop_due(now);
+            match due {
+                None => break,
+                Some(Due::Callback(entry)) => {
+                    core.ready.borrow_mut().push_back(Ready::Callback(entry))
+                }
+                Some(Due::Wake(waker)) => waker.wake(),
+            }
+        }
+
+        // 5. Run exactly the entries that were ready when this phase began; what they
+        //    schedule runs next iteration, after the next poll.
+        let ntodo = core.ready.borrow().len();
+        for _ in 0..ntodo {
+            let Some(item) = core.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            match item {
+                Ready::Callback(entry) => {
+                    run_guarded(self, "Exception in callback", || entry.run())
+                }
+                Ready::Remote(call) => {
+                    run_guarded(self, "Exception in callback (call_soon_threadsafe)", || {
+                        call.call()
+                    })
+                }
+                Ready::Task(task) => task.run(core),
+                Ready::Main => {
+                    core.main_scheduled.set(false);
+                    if let Some(main) = main.as_deref_mut() {
+                        poll_main(main);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Phase 3: poll (or skip the syscall when it could only report posts), then act on it.
+    fn poll_reactor(&self, timeout: Option<Duration>) {
+        let core = &*self.core;
+        let outcome = {
+            let mut reactor = core.reactor.borrow_mut();
+            let Some(reactor) = reactor.as_mut() else {
+                return;
+            };
+            let skip = timeout == Some(Duration::ZERO) && reactor.source_count() == 0;
+            if skip {
+                None
+            } else {
+                match reactor.poll(timeout) {
+                    Ok(outcome) => Some(outcome),
+                    Err(error) => panic!("evloop: the OS poller failed: {error}"),
+                }
+            }
+        };
+        // Wake the tasks whose I/O became ready (the reactor borrow is released).
+        if let Some(outcome) = outcome {
+            for waker in outcome.wakers {
+                waker.wake();
+            }
+        }
+        // Drain threadsafe posts if any poster notified us (protocol in remote.rs).
+        if core.shared.take_notified() {
+            self.drain_remote();
+        }
+    }
+
+    /// Moves every posted message into the loop: closures join the ready queue in arrival
+    /// order, wakes and cancels schedule their task, a stop sets `stopping`.
+    fn drain_remote(&self) {
+        let core = &*self.core;
+        loop {
+            let message = match core.remote.borrow().as_ref() {
+                Some(receiver) => receiver.try_recv().ok(),
+                None => None,
+            };
+            let Some(message) = message else {
+                break;
+            };
+            match message {
+                Remote::Call(call) => core.ready.borrow_mut().push_back(Ready::Remote(call)),
+                Remote::Wake { key, task_id } => core.wake_task(key, task_id),
+                Remote::Cancel { key, task_id } => core.cancel_task(key, task_id),
+                Remote::Stop => core.stopping.set(true),
+            }
+        }
+    }
+}
+
+/// Runs a callback, sending its panic (if any) to the exception handler.
+fn run_guarded(event_loop: &EventLoop, message: &str, callback: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(callback)) {
+        event_loop.core.report(ExceptionContext::callback_panic(
+            message,
+            panic_message(&*payload),
+        ));
+    }
+}
+
+/// Polls the main future once. Its panic is not caught: it unwinds out of
+/// `run_until_complete`, as in tokio's `block_on`.
+fn poll_main(main: &mut MainFuture<'_>) {
+    if main.done {
+        return;
+    }
+    let mut cx = Context::from_waker(&main.waker);
+    if let Poll::Ready(()) = main.future.as_mut().poll(&mut cx) {
+        main.done = true;
+    }
+}
