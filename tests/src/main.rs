@@ -1,1 +1,24 @@
-fn main() {}
+//! The evloop integration suite: one binary, one module per behaviour.
+//!
+//! Every test that runs a loop goes through `util::deadline` (or `util::exclusive` when it
+//! counts threads and file descriptors), so a hang fails in seconds. Time-based assertions
+//! use the virtual clock where time is the subject, and generous margins otherwise.
+
+mod util;
+
+mod call_soon;
+mod cancel;
+mod docs_sync;
+mod errors;
+mod lifecycle;
+mod loop_thread;
+mod panics;
+mod props_scheduler;
+mod props_tasks;
+mod props_threadsafe;
+mod reactor;
+mod run;
+mod scenarios;
+mod tasks;
+mod threadsafe;
+mod timers;

@@ -1,0 +1,106 @@
+//! Helpers shared by every integration test: deadlines and leak checks.
+//!
+//! - [`deadline`] runs a test body on a fresh thread and fails the test if it takes longer
+//!   than its budget, so a hang fails fast instead of eating CI. The body creates its own
+//!   loop (loops are `!Send`).
+//! - [`exclusive`] runs a body while no other test of this binary runs, so it can count the
+//!   process's threads and file descriptors ([`Resources`]) without seeing other tests' ones.
+//!   Every `deadline` body holds the shared side of the same lock.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+/// Readers: ordinary tests. Writer: a test that counts process-wide resources.
+static RESOURCE_LOCK: RwLock<()> = RwLock::new(());
+
+/// Runs `body` on its own thread and panics if it does not finish within `budget`.
+/// A panic inside `body` fails the test with the body's message.
+pub fn deadline<T: Send + 'static>(budget: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let _shared = RESOURCE_LOCK.read();
+    run_with_deadline(budget, body)
+}
+
+/// Like [`deadline`], but no other test runs meanwhile (for thread and fd counting).
+pub fn exclusive<T: Send + 'static>(budget: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let _alone = RESOURCE_LOCK.write();
+    run_with_deadline(budget, body)
+}
+
+/// The common body of `deadline` and `exclusive`.
+fn run_with_deadline<T: Send + 'static>(budget: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let worker = thread::Builder::new()
+        .name("test-body".into())
+        .spawn(move || {
+            let _ = tx.send(body());
+        })
+        .expect("spawn test body thread");
+    match rx.recv_timeout(budget) {
+        Ok(value) => {
+            worker.join().expect("test body thread");
+            value
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(payload) => std::panic::resume_unwind(payload),
+            Ok(()) => unreachable!("the body returned without sending"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("test exceeded its deadline of {budget:?} (a hang?)")
+        }
+    }
+}
+
+/// A snapshot of this process's threads and open file descriptors (Linux `/proc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    /// Entries in `/proc/self/task`.
+    pub threads: usize,
+    /// Entries in `/proc/self/fd`.
+    pub fds: usize,
+}
+
+impl Resources {
+    /// Counts now.
+    pub fn now() -> Resources {
+        let count = |dir: &str| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+        Resources {
+            threads: count("/proc/self/task"),
+            fds: count("/proc/self/fd"),
+        }
+    }
+
+    /// Waits (briefly) until the counts are back to `self`, then asserts they are.
+    /// Threads that were joined may take a moment to leave `/proc`.
+    pub fn assert_back_to(self, what: &str) {
+        let mut now = Resources::now();
+        for _ in 0..200 {
+            if now.threads <= self.threads && now.fds <= self.fds {
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+            now = Resources::now();
+        }
+        assert!(
+            now.threads <= self.threads && now.fds <= self.fds,
+            "{what} leaked: before {self:?}, after {now:?}"
+        );
+    }
+}
+
+/// A short unit of time for scenario tests (see shared/SCENARIOS.md).
+pub const UNIT: Duration = Duration::from_millis(20);
+
+/// The default budget for one test.
+pub const BUDGET: Duration = Duration::from_secs(20);
+
+/// The proptest case count: `default` for CI, or `$PROPTEST_CASES` (the `just soak` recipe
+/// raises it).
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
