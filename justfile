@@ -1,0 +1,37 @@
+# evloop: every command lives here. `just` lists them.
+
+# List the recipes.
+default:
+    @just --list
+
+# What CI runs (.ci/run calls the same steps).
+ci: lint docs test demo
+
+# All tests: unit, integration, proptest models, doctests (the README's test command).
+test:
+    cargo test --workspace
+
+# Formatting and clippy, warnings are errors.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Rustdoc with warnings as errors.
+docs:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+# The README's demo.
+demo:
+    cargo run -p evloop --example demo
+
+# Run every example in tour order.
+examples:
+    for e in 01_call_soon 02_call_later 03_tasks 04_threadsafe_s3 05_gather_s1 demo; do cargo run -q -p evloop --example $e || exit 1; done
+
+# Side-by-side benchmarks against tokio and smol (writes nothing; copy the table to docs/benchmarks.md).
+bench *ARGS:
+    cargo bench -p evloop-benches -- {{ARGS}}
+
+# Longer proptest runs of every model (CI runs a small number of cases).
+soak cases="5000":
+    PROPTEST_CASES={{cases}} cargo test --release -p evloop-tests --test integration props_
