@@ -21,7 +21,6 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -36,7 +35,7 @@ use crate::reactor::{Reactor, WAKER_TOKEN};
 use crate::ready::{Ready, ReadyQueue};
 use crate::remote::{LoopHandle, Remote, Shared};
 use crate::run_once::MainFuture;
-use crate::task::waker::{TaskWaker, MAIN_KEY};
+use crate::task::waker::{WakerPair, MAIN_KEY};
 use crate::task::{Runnable, Task, TaskCell};
 use crate::timers::TimerHeap;
 
@@ -60,7 +59,7 @@ pub(crate) struct Core {
     /// Next task id (ids are never reused, unlike slab keys).
     pub(crate) next_task_id: Cell<u64>,
     /// Waker allocations of finished tasks, reused by `spawn` (see `task/waker.rs`).
-    pub(crate) waker_pool: RefCell<Vec<Arc<TaskWaker>>>,
+    pub(crate) waker_pool: RefCell<Vec<WakerPair>>,
     /// The receiving end of the threadsafe path; `None` once closed.
     pub(crate) remote: RefCell<Option<Receiver<Remote>>>,
     /// The `Send` part, shared with every `LoopHandle` and task waker.
@@ -269,8 +268,8 @@ impl EventLoop {
         core.next_task_id.set(id + 1);
         let mut tasks = core.tasks.borrow_mut();
         let key = tasks.vacant_key();
-        let waker_data = core.task_waker(key, id);
-        let cell = TaskCell::new(Box::pin(future), id, key, waker_data, Rc::downgrade(core));
+        let waker = core.task_waker(key, id);
+        let cell = TaskCell::new(Box::pin(future), id, key, waker, Rc::downgrade(core));
         tasks.insert(cell.clone());
         drop(tasks);
         core.schedule(cell.clone());
@@ -297,7 +296,7 @@ impl EventLoop {
         let main_id = self.core.next_task_id.get();
         self.core.next_task_id.set(main_id + 1);
         self.core.main_id.set(main_id);
-        let waker = Waker::from(self.core.task_waker(MAIN_KEY, main_id));
+        let waker = self.core.task_waker(MAIN_KEY, main_id).waker;
         let mut main = MainFuture {
             future: wrapped,
             waker,
@@ -479,30 +478,24 @@ impl Core {
         }
     }
 
-    /// A waker allocation for task `(key, task_id)`, recycled if one is free.
-    pub(crate) fn task_waker(&self, key: usize, task_id: u64) -> Arc<TaskWaker> {
-        if let Some(mut data) = self.waker_pool.borrow_mut().pop() {
-            if let Some(fresh) = Arc::get_mut(&mut data) {
-                fresh.key = key;
-                fresh.task_id = task_id;
-                return data;
+    /// A waker for task `(key, task_id)`, recycled if one is free.
+    pub(crate) fn task_waker(&self, key: usize, task_id: u64) -> WakerPair {
+        match self.waker_pool.borrow_mut().pop() {
+            Some(pair) => {
+                pair.rename(key, task_id);
+                pair
             }
+            None => WakerPair::new(self.id, self.shared.clone(), key, task_id),
         }
-        Arc::new(TaskWaker {
-            loop_id: self.id,
-            shared: self.shared.clone(),
-            key,
-            task_id,
-        })
     }
 
-    /// Returns a waker allocation to the pool if no clone of it is left anywhere.
-    pub(crate) fn recycle_waker(&self, mut data: Arc<TaskWaker>) {
+    /// Returns a finished task's waker to the pool if no clone of it is left anywhere.
+    pub(crate) fn recycle_waker(&self, pair: WakerPair) {
         /// Enough to absorb a burst of short tasks without hoarding memory.
         const POOL_LIMIT: usize = 1024;
         let mut pool = self.waker_pool.borrow_mut();
-        if pool.len() < POOL_LIMIT && Arc::get_mut(&mut data).is_some() {
-            pool.push(data);
+        if pool.len() < POOL_LIMIT && pair.is_unique() {
+            pool.push(pair);
         }
     }
 

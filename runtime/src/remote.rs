@@ -9,8 +9,9 @@
 //! A syscall per post would make `call_soon_threadsafe` cost microseconds, so wakeups are
 //! coalesced with one flag, `notified`:
 //!
-//! 1. a poster sends its message, then `notified.swap(true)`; only the poster that flipped it
-//!    from `false` to `true` calls `Waker::wake`;
+//! 1. a poster sends its message, then sets `notified` (a SeqCst fence, a read, and a
+//!    `swap(true)` only if it read `false`); only the poster that flipped it from `false` to
+//!    `true` calls `Waker::wake`;
 //! 2. the loop clears the flag (`swap(false)`) *before* it drains the channel.
 //!
 //! No wake is lost: a message sent before the loop cleared the flag is seen by the drain that
@@ -31,7 +32,7 @@
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -122,6 +123,15 @@ impl Shared {
 
     /// Step 1 of the notify protocol: wake the poller unless a wake is already pending.
     fn notify(&self) {
+        // Careful: the fence orders our send before the flag read, against the loop's
+        // clear-then-drain (a Dekker handshake): if we see the flag still set, the loop has
+        // not cleared it yet, so its drain will see our message. Reading before swapping
+        // keeps the flag's cache line shared while a wake is pending, instead of bouncing it
+        // between every posting thread.
+        fence(Ordering::SeqCst);
+        if self.notified.load(Ordering::Relaxed) {
+            return;
+        }
         if !self.notified.swap(true, Ordering::AcqRel) {
             // Careful: a failed wake (only possible if the eventfd is gone) is ignored: the
             // loop is then closed and the message was or will be refused.
@@ -132,7 +142,14 @@ impl Shared {
     /// Step 2 of the notify protocol, on the loop thread: `true` if posts may be waiting.
     /// The caller must drain the channel after a `true`.
     pub(crate) fn take_notified(&self) -> bool {
-        self.notified.swap(false, Ordering::AcqRel)
+        // A plain load first: the common case (no posts) then costs no locked instruction.
+        if !self.notified.load(Ordering::Acquire) {
+            return false;
+        }
+        let was_set = self.notified.swap(false, Ordering::SeqCst);
+        // The loop's half of the handshake in `notify`: clear, fence, then drain.
+        fence(Ordering::SeqCst);
+        was_set
     }
 
     /// Whether `close()` has begun.

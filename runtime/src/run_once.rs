@@ -86,8 +86,13 @@ impl EventLoop {
 
         // 4. Move due timers to the ready queue, in deadline order; a due sleeper's task
         //    is woken (which queues it), after the heap borrow is released.
-        let now = core.clock.now();
-        loop {
+        //    (The clock is read only when there are timers: a syscall-free iteration matters
+        //    for tight call_soon and yield_now chains.)
+        let now = match core.timers.borrow().len() {
+            0 => None,
+            _ => Some(core.clock.now()),
+        };
+        while let Some(now) = now {
             let due = core.timers.borrow_mut().pop_due(now);
             match due {
                 None => break,

@@ -30,10 +30,9 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use super::waker::TaskWaker;
+use super::waker::WakerPair;
 use crate::error::{panic_message, TaskError};
 use crate::event_loop::Core;
 use crate::exception::ExceptionContext;
@@ -68,10 +67,9 @@ pub(crate) struct Header {
     /// False once the `Task<T>` handle is dropped: then nobody can see a panic but the
     /// exception handler.
     pub(crate) has_handle: Cell<bool>,
-    /// The task's own waker, given to every poll; taken out during the poll.
-    pub(crate) waker: Cell<Option<Waker>>,
-    /// The allocation behind `waker`, kept to recycle it when the task ends.
-    pub(crate) waker_data: Cell<Option<Arc<TaskWaker>>>,
+    /// The task's own waker, given to every poll; taken out during the poll, and handed
+    /// back to the loop for recycling when the task ends.
+    pub(crate) waker: Cell<Option<WakerPair>>,
     /// The loop, for `Task::cancel` and for reporting panics from `Task`'s drop.
     pub(crate) core: Weak<Core>,
 }
@@ -103,7 +101,7 @@ impl<T: 'static> TaskCell<T> {
         future: Pin<Box<dyn Future<Output = T>>>,
         id: u64,
         key: usize,
-        waker_data: Arc<TaskWaker>,
+        waker: WakerPair,
         core: Weak<Core>,
     ) -> Rc<Self> {
         Rc::new(TaskCell {
@@ -115,8 +113,7 @@ impl<T: 'static> TaskCell<T> {
                 outcome: Cell::new(Outcome::Pending),
                 awaiter: Cell::new(None),
                 has_handle: Cell::new(true),
-                waker: Cell::new(Some(Waker::from(waker_data.clone()))),
-                waker_data: Cell::new(Some(waker_data)),
+                waker: Cell::new(Some(waker)),
                 core,
             },
             future: Cell::new(Some(future)),
@@ -154,9 +151,8 @@ impl<T: 'static> TaskCell<T> {
         }
         core.remove_task(header.key, header.id);
         // Recycle the waker allocation if no clone of it survives.
-        drop(header.waker.take());
-        if let Some(data) = header.waker_data.take() {
-            core.recycle_waker(data);
+        if let Some(waker) = header.waker.take() {
+            core.recycle_waker(waker);
         }
         if let Some(awaiter) = header.awaiter.take() {
             awaiter.wake();
@@ -182,7 +178,7 @@ impl<T: 'static> Runnable for TaskCell<T> {
         let (Some(mut future), Some(waker)) = (self.future.take(), header.waker.take()) else {
             return;
         };
-        let mut cx = Context::from_waker(&waker);
+        let mut cx = Context::from_waker(&waker.waker);
         let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
         header.waker.set(Some(waker));
         match polled {
