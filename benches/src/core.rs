@@ -1,1 +1,223 @@
-fn main() {}
+//! evloop's core operations side by side with tokio (current_thread) and smol (`LocalExecutor`).
+//!
+//! Run with `cargo bench -p evloop-benches` (or `just bench`). Arguments after `--`:
+//! - a name substring runs only the matching benchmarks (`cargo bench -p evloop-benches -- timers`);
+//! - `--quick` runs a tenth of the ops and 3 rounds, for CI smoke runs;
+//! - `--only=evloop` (or `tokio`, `smol`) runs one contender, to profile it alone
+//!   (`perf record -g target/release/deps/core-* --bench --only=evloop timers`).
+//!
+//! Without cargo's `--bench` flag (that is, under `cargo test --benches`) every benchmark runs
+//! once at a hundredth of its size, to check that it still works.
+//!
+//! The output is a markdown table (medians of the rounds, ns per op, ratio evloop/peer, the
+//! target and whether it is met) followed by a noise table (fastest and slowest round), ready
+//! to paste into `docs/benchmarks.md`. `harness.rs` measures; one file per workload says what
+//! exactly each contender does.
+//!
+//! Every runtime is single-threaded: evloop's loop, tokio's current_thread runtime (with a
+//! `LocalSet` for `!Send` tasks), smol's `LocalExecutor`. Only benchmark 5 uses other threads,
+//! as producers.
+
+mod callbacks;
+mod countdown;
+mod harness;
+mod tasks;
+mod threadsafe;
+mod timers;
+mod yield_now;
+
+use harness::{Bench, Config, Target};
+
+/// Index of tokio in [`harness::CONTENDERS`].
+const TOKIO: usize = 1;
+/// Index of smol in [`harness::CONTENDERS`].
+const SMOL: usize = 2;
+
+/// A current_thread tokio runtime (the only flavour benchmarked), with its time driver only
+/// when the workload sleeps: an enabled driver is polled whenever the scheduler parks or
+/// yields, which would charge tokio for a feature the workload does not use.
+pub fn tokio_runtime(time: bool) -> tokio::runtime::Runtime {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    if time {
+        builder.enable_time();
+    }
+    builder.build().expect("a tokio runtime")
+}
+
+/// Every benchmark, in table order.
+fn benches() -> Vec<Bench> {
+    vec![
+        Bench {
+            name: "call_soon, flat, fresh loop (schedule N, run all)",
+            ops: 1_000_000,
+            target: Target::BelowNs(25.0),
+            runs: [Some(callbacks::evloop_flat_fresh), None, None],
+        },
+        Bench {
+            name: "call_soon, flat, warm loop (reused across runs)",
+            ops: 1_000_000,
+            target: Target::BelowNs(25.0),
+            runs: [Some(callbacks::evloop_flat_warm), None, None],
+        },
+        Bench {
+            name: "call_soon, chained (each schedules the next)",
+            ops: 1_000_000,
+            target: Target::BelowNs(25.0),
+            runs: [Some(callbacks::evloop_chained), None, None],
+        },
+        Bench {
+            name: "nearest equivalent of call_soon: spawn N detached trivial tasks, run all",
+            ops: 1_000_000,
+            target: Target::None,
+            runs: [
+                Some(callbacks::evloop_spawn_flat),
+                Some(callbacks::tokio_spawn_flat),
+                Some(callbacks::smol_spawn_flat),
+            ],
+        },
+        Bench {
+            name: "spawn + await, sequential",
+            ops: 1_000_000,
+            target: Target::AtMostTimes {
+                peer: SMOL,
+                max: 0.6,
+            },
+            runs: [
+                Some(tasks::evloop_sequential),
+                Some(tasks::tokio_sequential),
+                Some(tasks::smol_sequential),
+            ],
+        },
+        Bench {
+            name: "spawn + await, batches of 1000",
+            ops: 1_000_000,
+            target: Target::AtMostTimes {
+                peer: SMOL,
+                max: 0.6,
+            },
+            runs: [
+                Some(tasks::evloop_batch),
+                Some(tasks::tokio_batch),
+                Some(tasks::smol_batch),
+            ],
+        },
+        Bench {
+            name: "yield_now in one task",
+            ops: 1_000_000,
+            target: Target::AtMostTimes {
+                peer: SMOL,
+                max: 1.0,
+            },
+            runs: [
+                Some(yield_now::evloop),
+                Some(yield_now::tokio),
+                Some(yield_now::smol),
+            ],
+        },
+        Bench {
+            name: "timers: N tasks sleep 0..1 ms (LCG), await all",
+            ops: 100_000,
+            target: Target::AtMostTimes {
+                peer: SMOL,
+                max: 0.6,
+            },
+            runs: [
+                Some(timers::evloop),
+                Some(timers::tokio),
+                Some(timers::smol),
+            ],
+        },
+        Bench {
+            name: "threadsafe: 4 threads post N in total",
+            ops: 1_000_000,
+            target: Target::AtMostTimes {
+                peer: TOKIO,
+                max: 1.0,
+            },
+            runs: [
+                Some(threadsafe::evloop),
+                Some(threadsafe::tokio),
+                Some(threadsafe::smol),
+            ],
+        },
+    ]
+}
+
+/// Reads the command line: `(config, filter)`.
+fn parse_args() -> (Config, Option<String>) {
+    let mut bench_mode = false;
+    let mut quick = false;
+    let mut only = None;
+    let mut filter = None;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--bench" => bench_mode = true,
+            "--quick" => quick = true,
+            flag if flag.starts_with("--only=") => {
+                let name = &flag["--only=".len()..];
+                let index = harness::CONTENDERS.iter().position(|c| *c == name);
+                only =
+                    Some(index.unwrap_or_else(|| {
+                        panic!("--only= takes one of {:?}", harness::CONTENDERS)
+                    }));
+            }
+            // Careful: cargo and libtest pass flags we do not implement; ignore them.
+            flag if flag.starts_with('-') => {}
+            name => filter = Some(name.to_string()),
+        }
+    }
+    let config = match (bench_mode, quick) {
+        (false, _) => Config {
+            ops_divisor: 100,
+            rounds: 1,
+            warm_up: false,
+            only,
+        },
+        (true, true) => Config {
+            ops_divisor: 10,
+            rounds: 3,
+            warm_up: true,
+            only,
+        },
+        (true, false) => Config {
+            ops_divisor: 1,
+            rounds: 7,
+            warm_up: true,
+            only,
+        },
+    };
+    (config, filter)
+}
+
+fn main() {
+    let (config, filter) = parse_args();
+    let selected: Vec<Bench> = benches()
+        .into_iter()
+        .filter(|bench| filter.as_deref().is_none_or(|f| bench.name.contains(f)))
+        .collect();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "evloop-benches: {} benchmark(s), {} measured round(s){}, ops / {}, {} core(s)\n",
+        selected.len(),
+        config.rounds,
+        if config.warm_up {
+            " after a warm-up"
+        } else {
+            ""
+        },
+        config.ops_divisor,
+        cores,
+    );
+    println!("{}", harness::table_header());
+    let mut outcomes = Vec::new();
+    for bench in &selected {
+        let outcome = harness::run(bench, &config);
+        println!("{}", harness::table_row(bench, &outcome));
+        outcomes.push(outcome);
+    }
+    println!("\nNoise: fastest..slowest round, ns/op\n");
+    println!("{}", harness::spread_header());
+    for (bench, outcome) in selected.iter().zip(&outcomes) {
+        println!("{}", harness::spread_row(bench, outcome));
+    }
+}

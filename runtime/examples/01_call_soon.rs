@@ -32,7 +32,8 @@ fn main() {
         let log = log.clone();
         let lp2 = lp.clone();
         lp.call_soon(move || {
-            log.borrow_mut().push("fourth: schedules 'fifth' and calls stop()".into());
+            log.borrow_mut()
+                .push("fourth: schedules 'fifth' and calls stop()".into());
             let log = log.clone();
             lp2.call_soon(move || log.borrow_mut().push("fifth (next run)".into()));
             lp2.stop();

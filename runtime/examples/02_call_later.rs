@@ -17,7 +17,10 @@ fn main() {
         let when = lp.call_later(Duration::from_millis(delay), move || {
             println!("timer of {delay:>2} ms ran")
         });
-        println!("scheduled a {delay:>2} ms timer due at +{:.1} ms", ms(when.when()));
+        println!(
+            "scheduled a {delay:>2} ms timer due at +{:.1} ms",
+            ms(when.when())
+        );
     }
     let cancelled = lp.call_later(Duration::from_millis(15), || println!("never"));
     cancelled.cancel();

@@ -30,10 +30,16 @@ fn main() {
             })
             .expect("loop is open");
     }
-    println!("[{:4.1} units] posted two blocking callbacks (6 and 3 units)", since());
+    println!(
+        "[{:4.1} units] posted two blocking callbacks (6 and 3 units)",
+        since()
+    );
     for _ in 0..2 {
         let units = done_rx.recv().expect("callback done");
-        println!("[{:4.1} units] blocking callback of {units} units finished", since());
+        println!(
+            "[{:4.1} units] blocking callback of {units} units finished",
+            since()
+        );
     }
 
     // Two coroutines: they await, so they overlap.
@@ -49,7 +55,10 @@ fn main() {
                 .expect("loop is open")
         })
         .collect();
-    println!("[{:4.1} units] posted two coroutines (6 and 4 units); main thread is free", since());
+    println!(
+        "[{:4.1} units] posted two coroutines (6 and 4 units); main thread is free",
+        since()
+    );
     for task in tasks {
         let (units, finished_at) = task.result().expect("coroutine result");
         println!("[{finished_at:4.1} units] coroutine of {units} units finished");

@@ -48,10 +48,13 @@ fn main() {
                             .expect("loop is open")
                     })
                     .collect();
-                requests
-                    .into_iter()
-                    .map(|request| request.result().expect("request result"))
-                    .count()
+                let mut served = 0;
+                for (n, request) in requests.into_iter().enumerate() {
+                    let answer = request.result().expect("request result");
+                    assert_eq!(answer, client * 100 + n, "each request answers itself");
+                    served += 1;
+                }
+                served
             })
         })
         .collect();
@@ -64,6 +67,8 @@ fn main() {
         Duration::from_millis(200) * served as u32,
         beats.load(Ordering::Relaxed)
     );
-    thread.stop().expect("loop thread stopped cleanly (leftover heartbeat task cancelled)");
+    thread
+        .stop()
+        .expect("loop thread stopped cleanly (leftover heartbeat task cancelled)");
     println!("loop stopped and closed; every task cancelled and cleaned up");
 }

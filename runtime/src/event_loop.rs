@@ -37,7 +37,7 @@ use crate::remote::{LoopHandle, Remote, Shared};
 use crate::run_once::MainFuture;
 use crate::task::waker::{WakerPair, MAIN_KEY};
 use crate::task::{Runnable, Task, TaskCell};
-use crate::timers::TimerHeap;
+use crate::timers::{TimerHeap, WakeTarget};
 
 /// Source of loop ids, unique per process.
 static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
@@ -74,6 +74,12 @@ pub(crate) struct Core {
     pub(crate) main_id: Cell<u64>,
     /// The main future sits in the ready queue (dedups its wakes).
     pub(crate) main_scheduled: Cell<bool>,
+    /// The task being polled right now, if any: lets a `Sleep` recognise its own task's
+    /// waker and name the task directly (see `timers::WakeTarget`).
+    pub(crate) polling: Cell<Option<PollingTask>>,
+    /// The clock reading of the last timer phase: a `Sleep` whose deadline is at or before
+    /// it is due without reading the clock again (the clock is monotonic).
+    pub(crate) last_now: Cell<Option<Instant>>,
     /// The user's exception handler, or `None` for the default.
     pub(crate) exception_handler: RefCell<Option<Rc<ExceptionHandler>>>,
 }
@@ -114,6 +120,32 @@ pub(crate) struct Core {
 pub struct EventLoop {
     /// The loop's state.
     pub(crate) core: Rc<Core>,
+}
+
+/// Which task is being polled, and its waker's identity (data and vtable pointers, only
+/// compared, never dereferenced).
+#[derive(Clone, Copy)]
+pub(crate) struct PollingTask {
+    /// Slab key (or `MAIN_KEY`).
+    pub(crate) key: usize,
+    /// Unique id.
+    pub(crate) task_id: u64,
+    /// `Waker::data()` of the task's waker.
+    pub(crate) waker_data: *const (),
+    /// `Waker::vtable()` of the task's waker.
+    pub(crate) waker_vtable: *const std::task::RawWakerVTable,
+}
+
+impl PollingTask {
+    /// Identity of the task polled with `waker`.
+    pub(crate) fn new(key: usize, task_id: u64, waker: &std::task::Waker) -> Self {
+        PollingTask {
+            key,
+            task_id,
+            waker_data: waker.data(),
+            waker_vtable: waker.vtable(),
+        }
+    }
 }
 
 /// Configures an [`EventLoop`] before it is created.
@@ -168,6 +200,8 @@ impl Builder {
             closed: Cell::new(false),
             main_id: Cell::new(0),
             main_scheduled: Cell::new(false),
+            polling: Cell::new(None),
+            last_now: Cell::new(None),
             exception_handler: RefCell::new(None),
         };
         Ok(EventLoop {
@@ -496,6 +530,23 @@ impl Core {
         let mut pool = self.waker_pool.borrow_mut();
         if pool.len() < POOL_LIMIT && pair.is_unique() {
             pool.push(pair);
+        }
+    }
+
+    /// Whom a sleeper registered with `waker` should wake: the polling task itself when
+    /// `waker` is its own (no clone needed), else a clone of `waker`.
+    pub(crate) fn wake_target(&self, waker: &std::task::Waker) -> WakeTarget {
+        match self.polling.get() {
+            Some(task)
+                if std::ptr::eq(waker.data(), task.waker_data)
+                    && std::ptr::eq(waker.vtable(), task.waker_vtable) =>
+            {
+                WakeTarget::Task {
+                    key: task.key,
+                    task_id: task.task_id,
+                }
+            }
+            _ => WakeTarget::Waker(waker.clone()),
         }
     }
 

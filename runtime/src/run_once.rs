@@ -27,10 +27,12 @@ use std::time::Duration;
 
 use crate::error::panic_message;
 use crate::event_loop::EventLoop;
+use crate::event_loop::PollingTask;
 use crate::exception::ExceptionContext;
 use crate::ready::Ready;
 use crate::remote::Remote;
-use crate::timers::Due;
+use crate::task::waker::MAIN_KEY;
+use crate::timers::{Due, WakeTarget};
 
 /// The future of `run_until_complete`, which lives on that call's stack.
 pub(crate) struct MainFuture<'a> {
@@ -92,6 +94,7 @@ impl EventLoop {
             0 => None,
             _ => Some(core.clock.now()),
         };
+        core.last_now.set(now);
         while let Some(now) = now {
             let due = core.timers.borrow_mut().pop_due(now);
             match due {
@@ -99,7 +102,8 @@ impl EventLoop {
                 Some(Due::Callback(entry)) => {
                     core.ready.borrow_mut().push_back(Ready::Callback(entry))
                 }
-                Some(Due::Wake(waker)) => waker.wake(),
+                Some(Due::Wake(WakeTarget::Task { key, task_id })) => core.wake_task(key, task_id),
+                Some(Due::Wake(WakeTarget::Waker(waker))) => waker.wake(),
             }
         }
 
@@ -123,7 +127,14 @@ impl EventLoop {
                 Ready::Main => {
                     core.main_scheduled.set(false);
                     if let Some(main) = main.as_deref_mut() {
+                        let id = core.main_id.get();
+                        core.polling
+                            .set(Some(PollingTask::new(MAIN_KEY, id, &main.waker)));
+                        // Careful: a panic here unwinds out of run_until_complete; `polling`
+                        // then names a future that no longer runs, which is harmless: the
+                        // main id is retired and the next poll overwrites it.
                         poll_main(main);
+                        core.polling.set(None);
                     }
                 }
             }

@@ -93,38 +93,47 @@ impl Future for Sleep {
                 LoopError::NoRunningLoop
             )
         });
+        let core = &lp.core;
         let deadline = match self.deadline {
             Deadline::At(when) => when,
             Deadline::After(delay) => {
-                let when = lp.core.clock.deadline_after(delay);
+                // First poll: fix the deadline against the clock; it is due now only if the
+                // delay is zero.
+                let when = core.clock.deadline_after(delay);
                 self.deadline = Deadline::At(when);
+                if delay.is_zero() {
+                    return Poll::Ready(());
+                }
                 when
             }
         };
-        if lp.time() >= deadline {
-            self.cancel_sleeper();
+        // Due? The last timer phase's clock reading answers without a syscall when it is
+        // already past the deadline (that is how a woken sleeper finds itself due).
+        let due =
+            core.last_now.get().is_some_and(|now| now >= deadline) || core.clock.now() >= deadline;
+        if due {
+            // Careful: a sleeper that fired is already gone; one still in the heap (polled
+            // early by another wake, at or after its deadline) fires once more, harmlessly.
+            self.sleeper = None;
             return Poll::Ready(());
         }
-        // Already registered on this loop: just make sure it wakes the current task.
-        if let Some((loop_id, sleeper)) = self.sleeper {
-            if loop_id == lp.core.id {
-                let (alive, old) = lp
-                    .core
-                    .timers
-                    .borrow_mut()
-                    .rearm_sleeper(sleeper, cx.waker());
-                drop(old);
-                if alive {
-                    return Poll::Pending;
+        let target = core.wake_target(cx.waker());
+        // Already registered on this loop: make sure it wakes the current task.
+        let target = match self.sleeper {
+            Some((loop_id, sleeper)) if loop_id == core.id => {
+                let rearmed = core.timers.borrow_mut().rearm_sleeper(sleeper, target);
+                match rearmed {
+                    Ok(unused) => {
+                        drop(unused);
+                        return Poll::Pending;
+                    }
+                    Err(target) => target,
                 }
             }
-        }
-        let sleeper = lp
-            .core
-            .timers
-            .borrow_mut()
-            .push_sleeper(deadline, cx.waker().clone());
-        self.sleeper = Some((lp.core.id, sleeper));
+            _ => target,
+        };
+        let sleeper = core.timers.borrow_mut().push_sleeper(deadline, target);
+        self.sleeper = Some((core.id, sleeper));
         Poll::Pending
     }
 }
@@ -138,8 +147,8 @@ impl Sleep {
         };
         if let Some(lp) = running_loop() {
             if lp.core.id == loop_id {
-                let waker = lp.core.timers.borrow_mut().cancel_sleeper(sleeper);
-                drop(waker);
+                let target = lp.core.timers.borrow_mut().cancel_sleeper(sleeper);
+                drop(target);
             }
         }
     }

@@ -79,12 +79,43 @@ pub(crate) struct SleeperKey {
     pub(crate) seq: u64,
 }
 
+/// Whom a sleeper wakes.
+pub(crate) enum WakeTarget {
+    /// A task of this loop, named directly: registered while that very task was being
+    /// polled, so no `Waker` clone (an atomic operation on a cold cache line) is needed.
+    Task {
+        /// Slab key of the task.
+        key: usize,
+        /// Its unique id.
+        task_id: u64,
+    },
+    /// Any other waker.
+    Waker(Waker),
+}
+
+impl WakeTarget {
+    /// Whether this target already wakes `other` (so re-arming can be skipped).
+    fn same_as(&self, other: &WakeTarget) -> bool {
+        match (self, other) {
+            (
+                WakeTarget::Task { key, task_id },
+                WakeTarget::Task {
+                    key: other_key,
+                    task_id: other_id,
+                },
+            ) => key == other_key && task_id == other_id,
+            (WakeTarget::Waker(waker), WakeTarget::Waker(other)) => waker.will_wake(other),
+            _ => false,
+        }
+    }
+}
+
 /// A due entry, handed to the loop.
 pub(crate) enum Due {
     /// Queue this callback.
     Callback(Rc<dyn Callback>),
-    /// Wake this task.
-    Wake(Waker),
+    /// Wake this target.
+    Wake(WakeTarget),
 }
 
 /// The timers of one loop.
@@ -92,7 +123,7 @@ pub(crate) struct TimerHeap {
     /// Live and dead (cancelled) entries, earliest deadline on top.
     heap: BinaryHeap<TimerEntry>,
     /// Wakers of sleeping tasks, by key; each remembers the `seq` of its heap slot.
-    sleepers: Slab<(u64, Waker)>,
+    sleepers: Slab<(u64, WakeTarget)>,
     /// Next tie-breaking sequence number.
     next_seq: u64,
     /// How many entries in `heap` are dead; bumped by every cancel that finds its entry in
@@ -128,10 +159,10 @@ impl TimerHeap {
         });
     }
 
-    /// Schedules a wake of `waker` at `when`; the key cancels or re-arms it.
-    pub(crate) fn push_sleeper(&mut self, when: Instant, waker: Waker) -> SleeperKey {
+    /// Schedules a wake of `target` at `when`; the key cancels or re-arms it.
+    pub(crate) fn push_sleeper(&mut self, when: Instant, target: WakeTarget) -> SleeperKey {
         let seq = self.take_seq();
-        let key = self.sleepers.insert((seq, waker));
+        let key = self.sleepers.insert((seq, target));
         self.heap.push(TimerEntry {
             when,
             seq,
@@ -140,33 +171,33 @@ impl TimerHeap {
         SleeperKey { key, seq }
     }
 
-    /// Replaces a live sleeper's waker if it would not wake the same task; returns `false`
-    /// if the sleeper is gone (fired or cancelled). The old waker is returned to be dropped
-    /// by the caller, outside any borrow.
+    /// Points a live sleeper at `target`, keeping the current one if it already wakes the
+    /// same task. Returns the target not kept (to drop outside the borrow), or gives `target`
+    /// back as `Err` if the sleeper is gone (fired or cancelled).
     pub(crate) fn rearm_sleeper(
         &mut self,
         sleeper: SleeperKey,
-        waker: &Waker,
-    ) -> (bool, Option<Waker>) {
+        target: WakeTarget,
+    ) -> Result<WakeTarget, WakeTarget> {
         match self.sleepers.get_mut(sleeper.key) {
             Some((seq, current)) if *seq == sleeper.seq => {
-                if current.will_wake(waker) {
-                    (true, None)
+                if current.same_as(&target) {
+                    Ok(target)
                 } else {
-                    (true, Some(std::mem::replace(current, waker.clone())))
+                    Ok(std::mem::replace(current, target))
                 }
             }
-            _ => (false, None),
+            _ => Err(target),
         }
     }
 
-    /// Cancels a sleeper; returns its waker (to drop outside the borrow) if it was live.
-    pub(crate) fn cancel_sleeper(&mut self, sleeper: SleeperKey) -> Option<Waker> {
+    /// Cancels a sleeper; returns its target (to drop outside the borrow) if it was live.
+    pub(crate) fn cancel_sleeper(&mut self, sleeper: SleeperKey) -> Option<WakeTarget> {
         match self.sleepers.get(sleeper.key) {
             Some((seq, _)) if *seq == sleeper.seq => {
-                let (_, waker) = self.sleepers.remove(sleeper.key);
+                let (_, target) = self.sleepers.remove(sleeper.key);
                 self.cancelled.set(self.cancelled.get() + 1);
-                Some(waker)
+                Some(target)
             }
             _ => None,
         }
@@ -235,7 +266,7 @@ impl TimerHeap {
 
     /// Takes every entry out (for `close()`): the callbacks to discard, the sleepers' wakers
     /// to drop. Leaves the heap empty.
-    pub(crate) fn drain(&mut self) -> (Vec<Rc<dyn Callback>>, Vec<Waker>) {
+    pub(crate) fn drain(&mut self) -> (Vec<Rc<dyn Callback>>, Vec<WakeTarget>) {
         self.cancelled.set(0);
         let callbacks = std::mem::take(&mut self.heap)
             .into_vec()
@@ -247,7 +278,7 @@ impl TimerHeap {
             .collect();
         let wakers = std::mem::take(&mut self.sleepers)
             .into_iter()
-            .map(|(_, (_, waker))| waker)
+            .map(|(_, (_, target))| target)
             .collect();
         (callbacks, wakers)
     }
@@ -255,7 +286,7 @@ impl TimerHeap {
 
 /// Whether a heap slot was cancelled: a cancelled callback, or a sleeper no longer in the
 /// slab under this slot's `seq`.
-fn is_dead(sleepers: &Slab<(u64, Waker)>, entry: &TimerEntry) -> bool {
+fn is_dead(sleepers: &Slab<(u64, WakeTarget)>, entry: &TimerEntry) -> bool {
     match &entry.action {
         Action::Callback(callback) => callback.state() == EntryState::Cancelled,
         Action::Wake(key) => sleepers.get(*key).is_none_or(|(seq, _)| *seq != entry.seq),

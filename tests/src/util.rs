@@ -18,19 +18,28 @@ static RESOURCE_LOCK: RwLock<()> = RwLock::new(());
 
 /// Runs `body` on its own thread and panics if it does not finish within `budget`.
 /// A panic inside `body` fails the test with the body's message.
-pub fn deadline<T: Send + 'static>(budget: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+pub fn deadline<T: Send + 'static>(
+    budget: Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let _shared = RESOURCE_LOCK.read();
     run_with_deadline(budget, body)
 }
 
 /// Like [`deadline`], but no other test runs meanwhile (for thread and fd counting).
-pub fn exclusive<T: Send + 'static>(budget: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+pub fn exclusive<T: Send + 'static>(
+    budget: Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let _alone = RESOURCE_LOCK.write();
     run_with_deadline(budget, body)
 }
 
 /// The common body of `deadline` and `exclusive`.
-fn run_with_deadline<T: Send + 'static>(budget: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+fn run_with_deadline<T: Send + 'static>(
+    budget: Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = mpsc::channel();
     let worker = thread::Builder::new()
         .name("test-body".into())

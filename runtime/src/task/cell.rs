@@ -34,7 +34,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::waker::WakerPair;
 use crate::error::{panic_message, TaskError};
-use crate::event_loop::Core;
+use crate::event_loop::{Core, PollingTask};
 use crate::exception::ExceptionContext;
 
 /// How a task ended, or that it has not.
@@ -179,7 +179,10 @@ impl<T: 'static> Runnable for TaskCell<T> {
             return;
         };
         let mut cx = Context::from_waker(&waker.waker);
+        core.polling
+            .set(Some(PollingTask::new(header.key, header.id, &waker.waker)));
         let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        core.polling.set(None);
         header.waker.set(Some(waker));
         match polled {
             Ok(Poll::Pending) => self.future.set(Some(future)),
