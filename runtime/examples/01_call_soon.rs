@@ -13,6 +13,7 @@ fn main() {
     let lp = EventLoop::new().expect("create a loop");
     let log = Rc::new(RefCell::new(Vec::new()));
 
+    // ANCHOR: fifo
     // Three callbacks, queued in order.
     for name in ["first", "second", "third"] {
         let log = log.clone();
@@ -25,7 +26,9 @@ fn main() {
         lp.call_soon(move || log.borrow_mut().push("cancelled (never printed)".into()))
     };
     never.cancel();
+    // ANCHOR_END: fifo
 
+    // ANCHOR: stop
     // A callback that schedules another one and stops the loop: the iteration finishes,
     // `run_forever` returns, and the new callback waits for the next run.
     {
@@ -41,6 +44,7 @@ fn main() {
     }
 
     lp.run_forever().expect("first run");
+    // ANCHOR_END: stop
     println!("after the first run_forever:");
     for line in log.borrow_mut().drain(..) {
         println!("  {line}");

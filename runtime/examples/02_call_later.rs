@@ -13,6 +13,7 @@ fn main() {
     let start = lp.time();
     let ms = |t: Instant| (t - start).as_secs_f64() * 1e3;
 
+    // ANCHOR: timers
     for delay in [30u64, 10, 20, 10] {
         let when = lp.call_later(Duration::from_millis(delay), move || {
             println!("timer of {delay:>2} ms ran")
@@ -24,6 +25,7 @@ fn main() {
     }
     let cancelled = lp.call_later(Duration::from_millis(15), || println!("never"));
     cancelled.cancel();
+    // ANCHOR_END: timers
 
     let lp2 = lp.clone();
     lp.run_until_complete(async move {
@@ -32,6 +34,7 @@ fn main() {
     })
     .expect("run");
 
+    // ANCHOR: virtual_clock
     // The virtual clock: the same program of timers, but the loop jumps to each deadline
     // instead of sleeping, so an hour of timers finishes at once.
     let virtual_loop = EventLoop::builder()
@@ -48,6 +51,7 @@ fn main() {
         virtual_loop.time() - begin,
         wall.elapsed()
     );
+    // ANCHOR_END: virtual_clock
     lp.close().expect("close");
     virtual_loop.close().expect("close");
 }

@@ -24,6 +24,7 @@ fn main() {
             .expect("inside run")
             .set_exception_handler(Some(Box::new(|ctx| println!("handler: {ctx}"))));
 
+        // ANCHOR: outcomes
         let worker = evloop::spawn(async {
             evloop::sleep(Duration::from_millis(10)).await;
             "worker done"
@@ -45,7 +46,9 @@ fn main() {
             Err(TaskError::Panicked(message)) => println!("faulty  -> panicked: {message}"),
             other => println!("faulty  -> {other:?}"),
         }
+        // ANCHOR_END: outcomes
 
+        // ANCHOR: detached_and_leftover
         // A detached task: dropping its handle does not cancel it.
         drop(evloop::spawn(async { println!("detached task still ran") }));
         evloop::yield_now().await;
@@ -57,6 +60,7 @@ fn main() {
         });
         evloop::yield_now().await; // let it start (a never-polled future has no locals yet)
         "main done"
+        // ANCHOR_END: detached_and_leftover
     });
     println!("evloop::run -> {outcome:?}");
 }

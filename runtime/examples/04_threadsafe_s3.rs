@@ -19,6 +19,7 @@ fn main() {
     let start = Instant::now();
     let since = move || start.elapsed().as_secs_f64() / UNIT.as_secs_f64();
 
+    // ANCHOR: blocking_callbacks
     // Two blocking callbacks: they block the loop, so they run one after the other.
     let (done_tx, done_rx) = mpsc::channel();
     for units in [6u32, 3] {
@@ -30,6 +31,7 @@ fn main() {
             })
             .expect("loop is open");
     }
+    // ANCHOR_END: blocking_callbacks
     println!(
         "[{:4.1} units] posted two blocking callbacks (6 and 3 units)",
         since()
@@ -42,6 +44,7 @@ fn main() {
         );
     }
 
+    // ANCHOR: coroutines
     // Two coroutines: they await, so they overlap.
     let coroutine_start = Instant::now();
     let tasks: Vec<_> = [6u32, 4]
@@ -55,6 +58,7 @@ fn main() {
                 .expect("loop is open")
         })
         .collect();
+    // ANCHOR_END: coroutines
     println!(
         "[{:4.1} units] posted two coroutines (6 and 4 units); main thread is free",
         since()

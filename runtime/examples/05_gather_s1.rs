@@ -12,6 +12,7 @@ const UNIT: Duration = Duration::from_millis(100);
 
 fn main() {
     let started = Instant::now();
+    // ANCHOR: gather
     let results = evloop::run(async {
         let tasks: Vec<_> = [(1u32, "one"), (2, "two"), (4, "four")]
             .into_iter()
@@ -29,6 +30,7 @@ fn main() {
         results
     })
     .expect("run");
+    // ANCHOR_END: gather
     let units = started.elapsed().as_secs_f64() / UNIT.as_secs_f64();
     println!("results in the order given: {results:?}");
     println!("took {units:.1} units (concurrent: ~4, not 7)");

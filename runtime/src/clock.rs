@@ -39,6 +39,7 @@ impl Clock {
         matches!(self, Clock::Virtual(_))
     }
 
+    // ANCHOR: advance_to
     /// Moves a virtual clock forward to `when` (never backwards); the real clock ignores it.
     pub(crate) fn advance_to(&self, when: Instant) {
         if let Clock::Virtual(now) = self {
@@ -47,11 +48,14 @@ impl Clock {
             }
         }
     }
+    // ANCHOR_END: advance_to
 
+    // ANCHOR: deadline_after
     /// `now + delay`, saturating at [`FAR_FUTURE`] instead of panicking on overflow.
     pub(crate) fn deadline_after(&self, delay: Duration) -> Instant {
         let now = self.now();
         now.checked_add(delay.min(FAR_FUTURE))
             .unwrap_or(now + FAR_FUTURE)
     }
+    // ANCHOR_END: deadline_after
 }

@@ -32,6 +32,7 @@ impl RunningGuard {
     ///
     /// [`LoopError::NestedRun`] if a loop already runs here, [`LoopError::Closed`] if this
     /// one is closed.
+    // ANCHOR: running_guard_enter
     pub(crate) fn enter(event_loop: &EventLoop) -> Result<RunningGuard, LoopError> {
         RUNNING.with(|running| {
             let mut running = running.borrow_mut();
@@ -48,6 +49,7 @@ impl RunningGuard {
             })
         })
     }
+    // ANCHOR_END: running_guard_enter
 }
 
 impl Drop for RunningGuard {
@@ -71,6 +73,7 @@ pub(crate) fn running_loop_id() -> Option<u64> {
     RUNNING.with(|running| running.borrow().as_ref().map(|lp| lp.core.id))
 }
 
+// ANCHOR: wake_local
 /// The local wake path: schedules the task if its loop is the one running on this thread.
 /// Returns `false` if the caller must take the remote path instead.
 pub(crate) fn wake_local(loop_id: u64, key: usize, task_id: u64) -> bool {
@@ -82,6 +85,7 @@ pub(crate) fn wake_local(loop_id: u64, key: usize, task_id: u64) -> bool {
         _ => false,
     })
 }
+// ANCHOR_END: wake_local
 
 /// Returns the loop running on this thread (asyncio's `get_running_loop()`).
 ///

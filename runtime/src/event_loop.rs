@@ -36,8 +36,8 @@ use crate::ready::{Ready, ReadyQueue};
 use crate::remote::{LoopHandle, Remote, Shared};
 use crate::run_once::MainFuture;
 use crate::task::waker::{WakerPair, MAIN_KEY};
-use crate::task::{Runnable, Task, TaskCell};
-use crate::timers::{TimerHeap, WakeTarget};
+use crate::task::{Outcome, Runnable, Task, TaskCell};
+use crate::timers::{Due, TimerHeap, WakeTarget};
 
 /// Source of loop ids, unique per process.
 static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
@@ -80,6 +80,8 @@ pub(crate) struct Core {
     /// The clock reading of the last timer phase: a `Sleep` whose deadline is at or before
     /// it is due without reading the clock again (the clock is monotonic).
     pub(crate) last_now: Cell<Option<Instant>>,
+    /// Scratch space for the timer phase's due entries, kept to reuse its allocation.
+    pub(crate) due: Cell<Vec<Due>>,
     /// The user's exception handler, or `None` for the default.
     pub(crate) exception_handler: RefCell<Option<Rc<ExceptionHandler>>>,
 }
@@ -124,24 +126,29 @@ pub struct EventLoop {
 
 /// Which task is being polled, and its waker's identity (data and vtable pointers, only
 /// compared, never dereferenced).
-#[derive(Clone, Copy)]
 pub(crate) struct PollingTask {
-    /// Slab key (or `MAIN_KEY`).
-    pub(crate) key: usize,
-    /// Unique id.
-    pub(crate) task_id: u64,
+    /// The task itself, as a sleeper would wake it.
+    pub(crate) target: PollingTarget,
     /// `Waker::data()` of the task's waker.
     pub(crate) waker_data: *const (),
     /// `Waker::vtable()` of the task's waker.
     pub(crate) waker_vtable: *const std::task::RawWakerVTable,
 }
 
+/// The task being polled: a spawned task or the main future.
+#[derive(Clone)]
+pub(crate) enum PollingTarget {
+    /// A spawned task (a clone of the cell being run).
+    Task(Rc<dyn Runnable>),
+    /// The future of `run_until_complete`, by main id.
+    Main(u64),
+}
+
 impl PollingTask {
     /// Identity of the task polled with `waker`.
-    pub(crate) fn new(key: usize, task_id: u64, waker: &std::task::Waker) -> Self {
+    pub(crate) fn new(target: PollingTarget, waker: &std::task::Waker) -> Self {
         PollingTask {
-            key,
-            task_id,
+            target,
             waker_data: waker.data(),
             waker_vtable: waker.vtable(),
         }
@@ -184,11 +191,12 @@ impl Builder {
         } else {
             Clock::Real
         };
+        let timers = TimerHeap::new(clock.now());
         let core = Core {
             id,
             clock,
             ready: RefCell::new(ReadyQueue::new()),
-            timers: RefCell::new(TimerHeap::new()),
+            timers: RefCell::new(timers),
             reactor: RefCell::new(Some(reactor)),
             tasks: RefCell::new(Slab::new()),
             next_task_id: Cell::new(1),
@@ -202,6 +210,7 @@ impl Builder {
             main_scheduled: Cell::new(false),
             polling: Cell::new(None),
             last_now: Cell::new(None),
+            due: Cell::new(Vec::new()),
             exception_handler: RefCell::new(None),
         };
         Ok(EventLoop {
@@ -302,8 +311,7 @@ impl EventLoop {
         core.next_task_id.set(id + 1);
         let mut tasks = core.tasks.borrow_mut();
         let key = tasks.vacant_key();
-        let waker = core.task_waker(key, id);
-        let cell = TaskCell::new(Box::pin(future), id, key, waker, Rc::downgrade(core));
+        let cell = TaskCell::new(Box::pin(future), id, key, Rc::downgrade(core));
         tasks.insert(cell.clone());
         drop(tasks);
         core.schedule(cell.clone());
@@ -464,7 +472,7 @@ impl Core {
     /// Queues a task for a poll unless it is already queued.
     pub(crate) fn schedule(&self, task: Rc<dyn Runnable>) {
         let header = task.header();
-        if header.scheduled.get() || self.closed.get() {
+        if header.scheduled.get() || header.outcome.get() != Outcome::Pending || self.closed.get() {
             return;
         }
         header.scheduled.set(true);
@@ -523,9 +531,10 @@ impl Core {
         }
     }
 
-    /// Returns a finished task's waker to the pool if no clone of it is left anywhere.
+    /// Returns a waker to the pool if no clone of it is left anywhere (else drops this
+    /// reference). Called after every poll that did not clone the waker, and at a task's end.
     pub(crate) fn recycle_waker(&self, pair: WakerPair) {
-        /// Enough to absorb a burst of short tasks without hoarding memory.
+        /// Enough to absorb a burst of tasks that keep their wakers without hoarding memory.
         const POOL_LIMIT: usize = 1024;
         let mut pool = self.waker_pool.borrow_mut();
         if pool.len() < POOL_LIMIT && pair.is_unique() {
@@ -536,17 +545,29 @@ impl Core {
     /// Whom a sleeper registered with `waker` should wake: the polling task itself when
     /// `waker` is its own (no clone needed), else a clone of `waker`.
     pub(crate) fn wake_target(&self, waker: &std::task::Waker) -> WakeTarget {
-        match self.polling.get() {
+        let polling = self.polling.take();
+        let target = match &polling {
             Some(task)
                 if std::ptr::eq(waker.data(), task.waker_data)
                     && std::ptr::eq(waker.vtable(), task.waker_vtable) =>
             {
-                WakeTarget::Task {
-                    key: task.key,
-                    task_id: task.task_id,
+                match &task.target {
+                    PollingTarget::Task(task) => WakeTarget::Task(task.clone()),
+                    PollingTarget::Main(id) => WakeTarget::Main(*id),
                 }
             }
             _ => WakeTarget::Waker(waker.clone()),
+        };
+        self.polling.set(polling);
+        target
+    }
+
+    /// Wakes a sleeper's target (under no borrow).
+    pub(crate) fn wake(&self, target: WakeTarget) {
+        match target {
+            WakeTarget::Task(task) => self.schedule(task),
+            WakeTarget::Main(id) => self.wake_task(MAIN_KEY, id),
+            WakeTarget::Waker(waker) => waker.wake(),
         }
     }
 

@@ -69,6 +69,7 @@ impl<F: FnOnce() + 'static> Entry<F> {
     }
 }
 
+// ANCHOR: entry_callback
 impl<F: FnOnce()> Callback for Entry<F> {
     fn run(&self) {
         if let Some(closure) = self.closure.take() {
@@ -105,6 +106,7 @@ impl<F: FnOnce()> Callback for Entry<F> {
         }
     }
 }
+// ANCHOR_END: entry_callback
 
 /// A callback scheduled with [`EventLoop::call_soon`](crate::EventLoop::call_soon).
 ///
@@ -183,6 +185,7 @@ impl TimerHandle {
         self.when
     }
 
+    // ANCHOR: timer_handle_cancel
     /// Cancels the callback if it has not run; see [`Handle::cancel`].
     pub fn cancel(&self) -> bool {
         match self.handle.entry.cancel() {
@@ -194,6 +197,7 @@ impl TimerHandle {
             EntryState::Done | EntryState::Cancelled => false,
         }
     }
+    // ANCHOR_END: timer_handle_cancel
 
     /// `true` if [`cancel`](TimerHandle::cancel) took effect.
     pub fn cancelled(&self) -> bool {

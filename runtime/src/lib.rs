@@ -78,6 +78,7 @@ mod run_once;
 mod sleep;
 mod task;
 mod threadsafe_task;
+mod timer_queue;
 mod timers;
 
 pub use current::{get_running_loop, spawn};

@@ -56,6 +56,7 @@ impl LoopThread {
         let (ready_tx, ready_rx) = mpsc::channel::<io::Result<LoopHandle>>();
         let thread = thread::Builder::new()
             .name(name.to_owned())
+            // ANCHOR: loop_thread_body
             .spawn(move || {
                 let event_loop = match EventLoop::new() {
                     Ok(event_loop) => event_loop,
@@ -70,6 +71,7 @@ impl LoopThread {
                 let _ = event_loop.run_forever();
                 let _ = event_loop.close();
             })?;
+        // ANCHOR_END: loop_thread_body
         match ready_rx.recv() {
             Ok(Ok(handle)) => Ok(LoopThread {
                 handle,
@@ -103,6 +105,7 @@ impl LoopThread {
         self.stop_and_join()
     }
 
+    // ANCHOR: stop_and_join
     /// Shared by `stop` and `drop`.
     fn stop_and_join(&mut self) -> Result<(), String> {
         let Some(thread) = self.thread.take() else {
@@ -112,6 +115,7 @@ impl LoopThread {
         let _ = self.handle.stop();
         thread.join().map_err(|payload| panic_message(&*payload))
     }
+    // ANCHOR_END: stop_and_join
 }
 
 impl Drop for LoopThread {

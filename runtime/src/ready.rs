@@ -14,6 +14,7 @@ use crate::handle::Callback;
 use crate::remote::RemoteCall;
 use crate::task::Runnable;
 
+// ANCHOR: ready
 /// One unit of work in the ready queue.
 pub(crate) enum Ready {
     /// A callback from `call_soon`, or a timer whose deadline passed.
@@ -28,3 +29,4 @@ pub(crate) enum Ready {
 
 /// The FIFO of [`Ready`] work, owned by the loop's core.
 pub(crate) type ReadyQueue = VecDeque<Ready>;
+// ANCHOR_END: ready

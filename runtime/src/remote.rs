@@ -60,6 +60,7 @@ impl<F: FnOnce() + Send + 'static> RemoteCall for CallSoon<F> {
     }
 }
 
+// ANCHOR: remote_message
 /// One message from another thread to the loop.
 pub(crate) enum Remote {
     /// Run this closure on the loop (queued behind what is ready, FIFO per sender).
@@ -82,6 +83,7 @@ pub(crate) enum Remote {
     /// `LoopHandle::stop`: stop after the current iteration.
     Stop,
 }
+// ANCHOR_END: remote_message
 
 /// The `Send + Sync` state of one loop, shared by every `LoopHandle` and task waker.
 pub(crate) struct Shared {
@@ -111,6 +113,7 @@ impl Shared {
         (shared, receiver)
     }
 
+    // ANCHOR: post
     /// Sends a message and notifies the poller; gives the message back if the loop is closed.
     pub(crate) fn post(&self, message: Remote) -> Result<(), Remote> {
         if self.is_closed() {
@@ -120,7 +123,9 @@ impl Shared {
         self.notify();
         Ok(())
     }
+    // ANCHOR_END: post
 
+    // ANCHOR: notify
     /// Step 1 of the notify protocol: wake the poller unless a wake is already pending.
     fn notify(&self) {
         // Careful: the fence orders our send before the flag read, against the loop's
@@ -138,7 +143,9 @@ impl Shared {
             let _ = self.waker.wake();
         }
     }
+    // ANCHOR_END: notify
 
+    // ANCHOR: take_notified
     /// Step 2 of the notify protocol, on the loop thread: `true` if posts may be waiting.
     /// The caller must drain the channel after a `true`.
     pub(crate) fn take_notified(&self) -> bool {
@@ -151,6 +158,7 @@ impl Shared {
         fence(Ordering::SeqCst);
         was_set
     }
+    // ANCHOR_END: take_notified
 
     /// Whether `close()` has begun.
     pub(crate) fn is_closed(&self) -> bool {
@@ -202,6 +210,7 @@ impl LoopHandle {
     /// lp.run_forever().unwrap();
     /// worker.join().unwrap();
     /// ```
+    // ANCHOR: call_soon_threadsafe
     pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), LoopClosed<F>>
     where
         F: FnOnce() + Send + 'static,
@@ -221,6 +230,7 @@ impl LoopHandle {
             Err(_) => unreachable!("post hands back the message it was given"),
         }
     }
+    // ANCHOR_END: call_soon_threadsafe
 
     /// Runs `future` as a task on the loop and returns a handle this thread can block on
     /// (asyncio's `run_coroutine_threadsafe`).

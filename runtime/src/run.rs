@@ -36,6 +36,7 @@ const MAX_CANCEL_ROUNDS: usize = 16;
 /// }).unwrap();
 /// assert_eq!(total, 3);
 /// ```
+// ANCHOR: run
 pub fn run<F: Future>(future: F) -> Result<F::Output, LoopError> {
     if current::running_loop().is_some() {
         return Err(LoopError::NestedRun);
@@ -57,3 +58,4 @@ pub fn run<F: Future>(future: F) -> Result<F::Output, LoopError> {
         Err(payload) => resume_unwind(payload),
     }
 }
+// ANCHOR_END: run

@@ -27,12 +27,11 @@ use std::time::Duration;
 
 use crate::error::panic_message;
 use crate::event_loop::EventLoop;
-use crate::event_loop::PollingTask;
+use crate::event_loop::{PollingTarget, PollingTask};
 use crate::exception::ExceptionContext;
 use crate::ready::Ready;
 use crate::remote::Remote;
-use crate::task::waker::MAIN_KEY;
-use crate::timers::{Due, WakeTarget};
+use crate::timers::Due;
 
 /// The future of `run_until_complete`, which lives on that call's stack.
 pub(crate) struct MainFuture<'a> {
@@ -63,7 +62,7 @@ impl EventLoop {
 
         // 2. Compute the timeout.
         let work_ready = !core.ready.borrow().is_empty() || core.stopping.get();
-        let next_deadline = core.timers.borrow().next_deadline();
+        let next_deadline = core.timers.borrow_mut().next_deadline();
         let timeout = if work_ready {
             Some(Duration::ZERO)
         } else {
@@ -95,16 +94,18 @@ impl EventLoop {
             _ => Some(core.clock.now()),
         };
         core.last_now.set(now);
-        while let Some(now) = now {
-            let due = core.timers.borrow_mut().pop_due(now);
-            match due {
-                None => break,
-                Some(Due::Callback(entry)) => {
-                    core.ready.borrow_mut().push_back(Ready::Callback(entry))
+        if let Some(now) = now {
+            let mut due = core.due.take();
+            core.timers.borrow_mut().pop_all_due(now, &mut due);
+            for entry in due.drain(..) {
+                match entry {
+                    Due::Callback(entry) => {
+                        core.ready.borrow_mut().push_back(Ready::Callback(entry))
+                    }
+                    Due::Wake(target) => core.wake(target),
                 }
-                Some(Due::Wake(WakeTarget::Task { key, task_id })) => core.wake_task(key, task_id),
-                Some(Due::Wake(WakeTarget::Waker(waker))) => waker.wake(),
             }
+            core.due.set(due);
         }
 
         // 5. Run exactly the entries that were ready when this phase began; what they
@@ -129,7 +130,7 @@ impl EventLoop {
                     if let Some(main) = main.as_deref_mut() {
                         let id = core.main_id.get();
                         core.polling
-                            .set(Some(PollingTask::new(MAIN_KEY, id, &main.waker)));
+                            .set(Some(PollingTask::new(PollingTarget::Main(id), &main.waker)));
                         // Careful: a panic here unwinds out of run_until_complete; `polling`
                         // then names a future that no longer runs, which is harmless: the
                         // main id is retired and the next poll overwrites it.

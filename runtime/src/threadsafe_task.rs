@@ -136,6 +136,7 @@ impl<S: Start> SpawnRemote<S> {
 }
 
 impl<S: Start> RemoteCall for SpawnRemote<S> {
+    // ANCHOR: spawn_remote_call
     fn call(mut self: Box<Self>) {
         let start = self.start.take().expect("a message runs once");
         let state = self.state.clone();
@@ -175,6 +176,7 @@ impl<S: Start> RemoteCall for SpawnRemote<S> {
         });
         inner.task = Some(task.key_and_id());
     }
+    // ANCHOR_END: spawn_remote_call
 
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
         self
@@ -280,6 +282,7 @@ impl<T> ThreadsafeTask<T> {
         Ok(inner.outcome.take().expect("outcome written with resolved"))
     }
 
+    // ANCHOR: threadsafe_cancel
     /// Requests cancellation; the task's future is dropped on the loop thread.
     ///
     /// Returns `false` if the task had already ended. A `true` means the outcome will be
@@ -297,6 +300,7 @@ impl<T> ThreadsafeTask<T> {
         }
         true
     }
+    // ANCHOR_END: threadsafe_cancel
 
     /// Whether the task has ended (with a value, a panic or a cancellation).
     pub fn is_done(&self) -> bool {

@@ -34,7 +34,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::waker::WakerPair;
 use crate::error::{panic_message, TaskError};
-use crate::event_loop::{Core, PollingTask};
+use crate::event_loop::{Core, PollingTarget, PollingTask};
 use crate::exception::ExceptionContext;
 
 /// How a task ended, or that it has not.
@@ -67,8 +67,11 @@ pub(crate) struct Header {
     /// False once the `Task<T>` handle is dropped: then nobody can see a panic but the
     /// exception handler.
     pub(crate) has_handle: Cell<bool>,
-    /// The task's own waker, given to every poll; taken out during the poll, and handed
-    /// back to the loop for recycling when the task ends.
+    /// The waker this task keeps because a clone of it is out there (stored by a future it
+    /// awaits, say), so later polls hand out the same waker. `None` while no clone exists:
+    /// each poll then borrows a waker from the loop's pool and gives it back afterwards, so
+    /// a task that never clones its waker (a `sleep` on its own loop, a `yield_now`) costs no
+    /// waker allocation at all.
     pub(crate) waker: Cell<Option<WakerPair>>,
     /// The loop, for `Task::cancel` and for reporting panics from `Task`'s drop.
     pub(crate) core: Weak<Core>,
@@ -101,7 +104,6 @@ impl<T: 'static> TaskCell<T> {
         future: Pin<Box<dyn Future<Output = T>>>,
         id: u64,
         key: usize,
-        waker: WakerPair,
         core: Weak<Core>,
     ) -> Rc<Self> {
         Rc::new(TaskCell {
@@ -113,7 +115,7 @@ impl<T: 'static> TaskCell<T> {
                 outcome: Cell::new(Outcome::Pending),
                 awaiter: Cell::new(None),
                 has_handle: Cell::new(true),
-                waker: Cell::new(Some(waker)),
+                waker: Cell::new(None),
                 core,
             },
             future: Cell::new(Some(future)),
@@ -175,15 +177,27 @@ impl<T: 'static> Runnable for TaskCell<T> {
             self.finish(core, Err(TaskError::Cancelled));
             return;
         }
-        let (Some(mut future), Some(waker)) = (self.future.take(), header.waker.take()) else {
+        let Some(mut future) = self.future.take() else {
             return;
         };
+        let waker = match header.waker.take() {
+            Some(kept) => kept,
+            None => core.task_waker(header.key, header.id),
+        };
         let mut cx = Context::from_waker(&waker.waker);
-        core.polling
-            .set(Some(PollingTask::new(header.key, header.id, &waker.waker)));
+        let me: Rc<dyn Runnable> = self.clone();
+        core.polling.set(Some(PollingTask::new(
+            PollingTarget::Task(me),
+            &waker.waker,
+        )));
         let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
         core.polling.set(None);
-        header.waker.set(Some(waker));
+        // Keep the waker only if the poll left a clone of it somewhere.
+        if waker.is_unique() {
+            core.recycle_waker(waker);
+        } else {
+            header.waker.set(Some(waker));
+        }
         match polled {
             Ok(Poll::Pending) => self.future.set(Some(future)),
             Ok(Poll::Ready(value)) => {

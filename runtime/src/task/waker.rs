@@ -9,7 +9,9 @@
 //!   (crossbeam channel plus the one shared `mio::Waker`, see `remote.rs`).
 //!
 //! Waking a finished task is harmless: the loop finds no task with that id and ignores it.
-//! Waker allocations are recycled by the loop (`Core::waker_pool`) once no clone of them is
+//! A task holds no waker of its own until a poll leaves a clone of the one it was lent
+//! somewhere (see `Header::waker`). Waker allocations are recycled by the loop
+//! (`Core::waker_pool`) once no clone of them is
 //! left anywhere (the strong count says so); `key` and `task_id` are atomics so a recycled
 //! waker can be renamed in place, and a stale read of them could only cause a spurious wake,
 //! which the `task_id` check turns into a no-op.
