@@ -49,7 +49,7 @@ pub(crate) trait RemoteCall: Send {
 }
 
 /// A `call_soon_threadsafe` closure.
-struct CallSoon<F>(F);
+pub(crate) struct CallSoon<F>(pub(crate) F);
 
 impl<F: FnOnce() + Send + 'static> RemoteCall for CallSoon<F> {
     fn call(self: Box<Self>) {

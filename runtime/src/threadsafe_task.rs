@@ -22,7 +22,8 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::current;
 use crate::error::TaskError;
-use crate::remote::{Remote, RemoteCall, Shared};
+use crate::exception::{default_exception_handler, ExceptionContext};
+use crate::remote::{CallSoon, Remote, RemoteCall, Shared};
 use crate::task::CatchUnwind;
 
 /// What the poster and the loop share.
@@ -43,17 +44,44 @@ struct Inner<T> {
     cancel_requested: bool,
     /// The loop-side task `(key, id)` once started, so `cancel()` can reach it.
     task: Option<(usize, u64)>,
+    /// False once the `ThreadsafeTask` is dropped: then a panic has no awaiter, and goes to
+    /// the loop's exception handler instead (as for a local task whose handle was dropped).
+    has_handle: bool,
 }
 
 impl<T> State<T> {
-    /// Writes the outcome if none was written yet, and wakes the waiters.
+    /// Writes the outcome if none was written yet, and wakes the waiters. Called on the loop
+    /// thread; a panic nobody can retrieve any more is reported there instead of stored.
     fn resolve(&self, outcome: Result<T, TaskError>) {
         let mut inner = self.inner.lock();
-        if !inner.resolved {
-            inner.resolved = true;
-            inner.outcome = Some(outcome);
-            self.done.notify_all();
+        if inner.resolved {
+            return;
         }
+        inner.resolved = true;
+        match outcome {
+            Err(TaskError::Panicked(message)) if !inner.has_handle => {
+                drop(inner);
+                report_unretrieved_panic(message);
+            }
+            outcome => {
+                inner.outcome = Some(outcome);
+                self.done.notify_all();
+            }
+        }
+    }
+}
+
+/// Hands a threadsafe task's panic that nobody will retrieve to the exception handler of the
+/// loop running on this thread (or to the default handler if none runs).
+fn report_unretrieved_panic(message: String) {
+    let context = ExceptionContext::callback_panic(
+        "ThreadsafeTask exception was never retrieved (the task panicked and its \
+         ThreadsafeTask was dropped)",
+        message,
+    );
+    match current::running_loop() {
+        Some(event_loop) => event_loop.core.report(context),
+        None => default_exception_handler(&context),
     }
 }
 
@@ -116,6 +144,7 @@ impl<S: Start> SpawnRemote<S> {
                 resolved: false,
                 cancel_requested: false,
                 task: None,
+                has_handle: true,
             }),
             done: Condvar::new(),
         });
@@ -316,6 +345,27 @@ impl<T> ThreadsafeTask<T> {
                  (EventLoop::spawn returns an awaitable Task), and block on ThreadsafeTask only \
                  from other threads"
             );
+        }
+    }
+}
+
+impl<T> Drop for ThreadsafeTask<T> {
+    /// Marks the outcome unobservable; a panic already stored and never retrieved is sent to
+    /// the loop's exception handler (through the threadsafe path, since this may be any
+    /// thread), or, if the loop is closed, reported on the dropping thread.
+    fn drop(&mut self) {
+        let mut inner = self.state.inner.lock();
+        inner.has_handle = false;
+        if !matches!(inner.outcome, Some(Err(TaskError::Panicked(_)))) {
+            return;
+        }
+        let Some(Err(TaskError::Panicked(message))) = inner.outcome.take() else {
+            return;
+        };
+        drop(inner);
+        let report = CallSoon(move || report_unretrieved_panic(message));
+        if let Err(Remote::Call(refused)) = self.shared.post(Remote::Call(Box::new(report))) {
+            refused.call();
         }
     }
 }

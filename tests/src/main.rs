@@ -20,5 +20,7 @@ mod reactor;
 mod run;
 mod scenarios;
 mod tasks;
+mod threads;
 mod threadsafe;
+mod threadsafe_task;
 mod timers;
