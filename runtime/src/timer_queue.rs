@@ -101,6 +101,10 @@ impl TimerQueue {
 
     /// The earliest entry, after moving it to the front of bucket 0 if need be.
     pub(crate) fn peek(&mut self) -> Option<&TimerEntry> {
+        if self.len == 0 {
+            // The common case of a loop without timers: no bucket scan.
+            return None;
+        }
         if !self.overdue.is_empty() {
             return self.overdue.peek();
         }
