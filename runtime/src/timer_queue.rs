@@ -196,8 +196,16 @@ mod tests {
         ]
     }
 
+    /// 256 cases by default; `PROPTEST_CASES` raises it (`just soak`).
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(256)
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
         #[test]
         fn pops_in_deadline_then_push_order(ops in proptest::collection::vec(op(), 0..300)) {
             let mut queue = TimerQueue::new();

@@ -439,3 +439,30 @@ fn a_sleep_handed_to_another_task_wakes_that_task() {
         lp.close().unwrap();
     });
 }
+
+#[test]
+fn deadlines_already_in_the_past_still_run_in_deadline_order() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        let start = lp.time();
+        // Let the loop's timers move past start + 100 ms first.
+        lp.run_until_complete(evloop::sleep(Duration::from_millis(100)))
+            .unwrap();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        // All due at once, scheduled out of order, some before the last timer that fired,
+        // one exactly at it, one before the loop was even created.
+        for ms in [90i64, 30, 100, 60, -5, 100, 30] {
+            let when = if ms < 0 {
+                start - Duration::from_millis(ms.unsigned_abs())
+            } else {
+                start + Duration::from_millis(ms as u64)
+            };
+            let log2 = log.clone();
+            lp.call_at(when, move || log2.borrow_mut().push(ms));
+        }
+        lp.run_until_complete(evloop::sleep(Duration::from_millis(1)))
+            .unwrap();
+        assert_eq!(*log.borrow(), vec![-5, 30, 30, 60, 90, 100, 100]);
+        lp.close().unwrap();
+    });
+}
