@@ -6,6 +6,9 @@
 //! - `--only=evloop` (or `tokio`, `smol`) runs one contender, to profile it alone
 //!   (`perf record -g target/release/deps/core-* --bench --only=evloop timers`).
 //!
+//! With `--bench`, each benchmark runs in a fresh child process (the same binary with
+//! `--child=N`), so none inherits a heap fragmented by the benchmarks before it.
+//!
 //! Without cargo's `--bench` flag (that is, under `cargo test --benches`) every benchmark runs
 //! once at a hundredth of its size, to check that it still works.
 //!
@@ -143,16 +146,21 @@ fn benches() -> Vec<Bench> {
     ]
 }
 
-/// Reads the command line: `(config, filter)`.
-fn parse_args() -> (Config, Option<String>) {
+/// Reads the command line: `(config, filter, child)`, where `child` is the index of the one
+/// benchmark a child process must measure (see [`main`]).
+fn parse_args() -> (Config, Option<String>, Option<usize>) {
     let mut bench_mode = false;
     let mut quick = false;
     let mut only = None;
     let mut filter = None;
+    let mut child = None;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--bench" => bench_mode = true,
             "--quick" => quick = true,
+            flag if flag.starts_with("--child=") => {
+                child = flag["--child=".len()..].parse().ok();
+            }
             flag if flag.starts_with("--only=") => {
                 let name = &flag["--only=".len()..];
                 let index = harness::CONTENDERS.iter().position(|c| *c == name);
@@ -186,14 +194,43 @@ fn parse_args() -> (Config, Option<String>) {
             only,
         },
     };
-    (config, filter)
+    (config, filter, child)
 }
 
+/// Measures benchmark `index` of [`benches`] in a fresh copy of this process (same
+/// arguments plus `--child=index`), so that no benchmark inherits a heap fragmented by the
+/// ones before it; the child prints its samples with [`harness::encode`].
+fn run_in_child(index: usize) -> harness::Outcome {
+    let exe = std::env::current_exe().expect("the path of this benchmark binary");
+    let output = std::process::Command::new(exe)
+        .args(std::env::args().skip(1))
+        .arg(format!("--child={index}"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("a child benchmark process starts");
+    assert!(
+        output.status.success(),
+        "the child process of benchmark {index} failed: {}",
+        output.status
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    harness::decode(&text).unwrap_or_else(|| panic!("no samples from the child: {text}"))
+}
+
+/// Runs the selected benchmarks and prints the tables. In `--bench` mode each benchmark runs
+/// in its own child process (see [`run_in_child`]); under `cargo test` all run in-process.
 fn main() {
-    let (config, filter) = parse_args();
-    let selected: Vec<Bench> = benches()
+    let (config, filter, child) = parse_args();
+    if let Some(index) = child {
+        let bench = &benches()[index];
+        println!("{}", harness::encode(&harness::run(bench, &config)));
+        return;
+    }
+    let isolate = config.warm_up;
+    let selected: Vec<(usize, Bench)> = benches()
         .into_iter()
-        .filter(|bench| filter.as_deref().is_none_or(|f| bench.name.contains(f)))
+        .enumerate()
+        .filter(|(_, bench)| filter.as_deref().is_none_or(|f| bench.name.contains(f)))
         .collect();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
@@ -210,14 +247,18 @@ fn main() {
     );
     println!("{}", harness::table_header());
     let mut outcomes = Vec::new();
-    for bench in &selected {
-        let outcome = harness::run(bench, &config);
+    for (index, bench) in &selected {
+        let outcome = if isolate {
+            run_in_child(*index)
+        } else {
+            harness::run(bench, &config)
+        };
         println!("{}", harness::table_row(bench, &outcome));
         outcomes.push(outcome);
     }
     println!("\nNoise: fastest..slowest round, ns/op\n");
     println!("{}", harness::spread_header());
-    for (bench, outcome) in selected.iter().zip(&outcomes) {
+    for ((_, bench), outcome) in selected.iter().zip(&outcomes) {
         println!("{}", harness::spread_row(bench, outcome));
     }
 }

@@ -94,6 +94,43 @@ impl Outcome {
     }
 }
 
+/// One line for a parent process: `samples ops | evloop samples | tokio | smol`, numbers
+/// separated by spaces.
+pub fn encode(outcome: &Outcome) -> String {
+    let columns: Vec<String> = outcome
+        .samples
+        .iter()
+        .map(|column| {
+            column
+                .iter()
+                .map(f64::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    format!("samples {} | {}", outcome.ops, columns.join(" | "))
+}
+
+/// Reads what [`encode`] wrote (the last line starting with `samples`).
+pub fn decode(text: &str) -> Option<Outcome> {
+    let line = text
+        .lines()
+        .rev()
+        .find(|line| line.starts_with("samples "))?;
+    let mut parts = line["samples ".len()..].split(" | ");
+    let ops = parts.next()?.trim().parse().ok()?;
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    for column in &mut samples {
+        *column = parts
+            .next()?
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+    }
+    Some(Outcome { ops, samples })
+}
+
 /// Measures every contender of `bench` under `config`.
 pub fn run(bench: &Bench, config: &Config) -> Outcome {
     let ops = (bench.ops / config.ops_divisor).max(1);
