@@ -39,7 +39,7 @@
 //! | one iteration, in phases | `run_once.rs` | `EventLoop::run_once` |
 //! | callbacks and their handles | `handle.rs` | [`Handle`], [`TimerHandle`] |
 //! | the ready queue | `ready.rs` | `Ready` |
-//! | timers | `timers.rs`, `clock.rs` | `TimerHeap`, `Clock` |
+//! | timers | `timers.rs`, `timer_queue.rs`, `clock.rs` | `TimerHeap`, `TimerQueue`, `Clock` |
 //! | tasks | `task/` | [`Task`], `TaskCell`, `TaskWaker` |
 //! | the reactor | `reactor.rs` | [`IoSource`] |
 //! | other threads | `remote.rs`, `threadsafe_task.rs`, `loop_thread.rs` | [`LoopHandle`], [`ThreadsafeTask`], [`LoopThread`] |

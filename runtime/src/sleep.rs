@@ -1,8 +1,9 @@
 //! Futures that wait on the loop's clock: `sleep`, `sleep_until`, and `yield_now`.
 //!
-//! A [`Sleep`] is a timer in disguise: its first poll puts the task's waker in the timer
-//! heap as a *sleeper* (no callback, no allocation beyond the slab slot); dropping the `Sleep`
-//! cancels the sleeper (lazily purged, see `timers.rs`). It completes once the loop clock reads its deadline or later, so it never
+//! A [`Sleep`] is a timer in disguise: its first poll files the polling task (or a clone of
+//! its waker, for a foreign waker) with the timers as a *sleeper* (no callback, no allocation
+//! beyond the slab slot); dropping the `Sleep` cancels the sleeper (lazily purged, see
+//! `timers.rs`). It completes once the loop clock reads its deadline or later, so it never
 //! completes early. [`YieldNow`] wakes its task at once and returns `Pending` once: the task
 //! goes to the back of the ready queue and runs again next iteration (asyncio's `sleep(0)`).
 //!
