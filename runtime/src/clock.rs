@@ -7,7 +7,7 @@
 //! ordering tests and the proptest models need. I/O and threadsafe posts still work; the loop
 //! only jumps when a non-blocking poll found nothing.
 //!
-//! This file does not decide when to jump; the timeout phase of `event_loop.rs` does.
+//! This file does not decide when to jump; the timeout phase of `run_once.rs` does.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};

@@ -68,11 +68,6 @@ pub(crate) fn running_loop() -> Option<EventLoop> {
     RUNNING.with(|running| running.borrow().clone())
 }
 
-/// The id of the loop running on this thread, or `None`.
-pub(crate) fn running_loop_id() -> Option<u64> {
-    RUNNING.with(|running| running.borrow().as_ref().map(|lp| lp.core.id))
-}
-
 // ANCHOR: wake_local
 /// The local wake path: schedules the task if its loop is the one running on this thread.
 /// Returns `false` if the caller must take the remote path instead.

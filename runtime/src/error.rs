@@ -5,8 +5,8 @@
 //! evloop splits misuse into two kinds, the same way tokio and the standard library do:
 //!
 //! - **Conditions a program can meet at run time and may want to handle** return a
-//!   [`LoopError`]: running a loop while another runs on the same thread, running or closing
-//!   a closed loop, closing a running loop, asking for the running loop where there is none.
+//!   [`LoopError`]: running a loop while another runs on the same thread, running a closed
+//!   loop, closing a running loop (closing a closed loop is a no-op, as in asyncio), asking for the running loop where there is none.
 //!   The threadsafe calls return [`LoopClosed`], which hands the refused closure or future
 //!   back, because a foreign thread cannot know when the loop closes.
 //! - **Scheduling on a loop you closed yourself** (`call_soon`, `call_later`, `call_at`,

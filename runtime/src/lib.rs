@@ -54,8 +54,9 @@
 //!   iterations and never starved.
 //! - A panic in a callback or task never kills the loop: it reaches the task's awaiter as
 //!   [`TaskError::Panicked`], or the exception handler (see `exception.rs`).
-//! - Only [`LoopHandle`], [`LoopThread`] and [`ThreadsafeTask`] are `Send`; everything else
-//!   stays on the loop's thread, which the compiler checks.
+//! - The loop and what is bound to it ([`EventLoop`], [`Handle`], [`TimerHandle`], [`Task`])
+//!   are `!Send` and stay on the loop's thread, which the compiler checks; other threads reach
+//!   the loop through [`LoopHandle`], [`LoopThread`] and [`ThreadsafeTask`].
 //!
 //! The book in `docs/` (architecture, semantics, and a tour that follows one callback, one
 //! timer, one task and one threadsafe post through the code) explains the rest.

@@ -1,6 +1,6 @@
 //! The ready queue: everything that will run in the current or the next loop iteration.
 //!
-//! A plain FIFO (`VecDeque`). Its one rule lives in `event_loop.rs`: an iteration runs exactly
+//! A plain FIFO (`VecDeque`). Its one rule lives in `run_once.rs`: an iteration runs exactly
 //! the entries that were in the queue when its run phase began; whatever they schedule lands
 //! behind them and runs next iteration, so the reactor is polled in between and I/O is never
 //! starved by callbacks that keep rescheduling themselves (asyncio's `_run_once`, `ntodo`).

@@ -89,6 +89,9 @@ pub(crate) enum Remote {
 pub(crate) struct Shared {
     /// Identity of the loop, compared with the running loop's to pick the local wake path.
     pub(crate) loop_id: u64,
+    /// The thread that owns the loop (an `EventLoop` never leaves it): blocking there on a
+    /// `ThreadsafeTask` of this loop could never end.
+    pub(crate) owner: std::thread::ThreadId,
     /// Where posts go; the only receiver is owned by the loop core.
     sender: Sender<Remote>,
     /// The one `mio::Waker` of the loop's poller.
@@ -105,6 +108,7 @@ impl Shared {
         let (sender, receiver) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             loop_id,
+            owner: std::thread::current().id(),
             sender,
             waker,
             notified: AtomicBool::new(false),

@@ -2,8 +2,10 @@
 //!
 //! It creates a fresh loop, runs the main future to completion, then shuts down the way
 //! asyncio does: cancel every task that is still running and run the loop until they have
-//! all unwound (their futures dropped, so their cleanup ran), then close the loop. The loop is
-//! closed even if the main future panics; the panic then continues to the caller.
+//! all unwound (their futures dropped, so their cleanup ran); run one more short turn of the
+//! loop, where asyncio shuts down async generators and the default executor, so callbacks
+//! already in the ready queue run; then close the loop, which drops timers not yet due. The
+//! loop is closed even if the main future panics; the panic then continues to the caller.
 //! (The default executor joins this shutdown when the pools exist.)
 
 use std::future::Future;
@@ -52,6 +54,11 @@ pub fn run<F: Future>(future: F) -> Result<F::Output, LoopError> {
             event_loop.run_until_complete(crate::sleep::yield_now())
         }));
     }
+    // The shutdown turn (asyncio: `shutdown_asyncgens`, `shutdown_default_executor`): two
+    // iterations, so what was ready when the main future ended runs, as in asyncio.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        event_loop.run_until_complete(crate::sleep::yield_now())
+    }));
     let _ = event_loop.close();
     match outcome {
         Ok(result) => result,

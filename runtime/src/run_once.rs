@@ -156,7 +156,11 @@ impl EventLoop {
             } else {
                 match reactor.poll(timeout) {
                     Ok(outcome) => Some(outcome),
-                    Err(error) => panic!("evloop: the OS poller failed: {error}"),
+                    Err(error) => panic!(
+                        "evloop: the OS poller (epoll) failed: {error}; the loop cannot wait \
+                         for I/O any more. fix: check the process's limits (ulimit -n) and \
+                         create a new loop"
+                    ),
                 }
             }
         };

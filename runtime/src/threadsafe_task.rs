@@ -336,14 +336,16 @@ impl<T> ThreadsafeTask<T> {
         self.state.inner.lock().resolved
     }
 
-    /// Panics with a clear message if this thread runs the loop we would wait for.
+    /// Panics with a clear message if this thread owns the loop we would wait for: only
+    /// this thread can run that loop, so blocking here would wait forever (whether the loop
+    /// is running right now, as inside one of its callbacks, or not yet).
     fn refuse_on_loop_thread(&self) {
-        if current::running_loop_id() == Some(self.shared.loop_id) && !self.is_done() {
+        if std::thread::current().id() == self.shared.owner && !self.is_done() {
             panic!(
-                "ThreadsafeTask::result called on the thread of the loop that must finish it: \
-                 this would block that loop forever; fix: `.await` the work inside the loop \
-                 (EventLoop::spawn returns an awaitable Task), and block on ThreadsafeTask only \
-                 from other threads"
+                "ThreadsafeTask::result called on the thread that owns the loop that must \
+                 finish it: this would block that loop forever; fix: `.await` the work inside \
+                 the loop (EventLoop::spawn returns an awaitable Task), and block on \
+                 ThreadsafeTask only from other threads"
             );
         }
     }

@@ -294,3 +294,48 @@ fn a_task_future_that_panics_while_dropped_is_reported_and_still_cancelled() {
         lp.close().unwrap();
     });
 }
+
+#[test]
+fn a_task_future_that_returns_then_panics_in_drop_keeps_its_value_and_the_loop() {
+    deadline(BUDGET, || {
+        /// A hand-written future: ready at once with 7, then panics when dropped.
+        struct ReadyThenBoom;
+        impl std::future::Future for ReadyThenBoom {
+            type Output = u32;
+            fn poll(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<u32> {
+                std::task::Poll::Ready(7)
+            }
+        }
+        impl Drop for ReadyThenBoom {
+            fn drop(&mut self) {
+                panic!("late drop boom");
+            }
+        }
+        let lp = EventLoop::new().unwrap();
+        let seen = record_exceptions(&lp);
+        let task = lp.spawn(ReadyThenBoom);
+        let after = Rc::new(Cell::new(0));
+        let after2 = after.clone();
+        let outcome = lp
+            .run_until_complete(async move {
+                let value = task.await;
+                evloop::yield_now().await;
+                after2.set(after2.get() + 1);
+                value
+            })
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Ok(7),
+            "the value survives its future's panicking drop"
+        );
+        assert_eq!(after.get(), 1, "the loop went on");
+        let seen = seen.borrow();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].panic.as_deref(), Some("late drop boom"));
+        lp.close().unwrap();
+    });
+}

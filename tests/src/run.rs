@@ -210,3 +210,38 @@ fn run_inside_a_running_loop_is_nested_run() {
         lp.close().unwrap();
     });
 }
+
+#[test]
+fn ready_callbacks_run_at_shutdown_and_pending_timers_are_dropped_once() {
+    deadline(BUDGET, || {
+        let ran = Rc::new(Cell::new(0));
+        let dropped = Rc::new(Cell::new(0));
+        /// Counts its drop.
+        struct Dropped(Rc<Cell<u32>>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() + 1);
+            }
+        }
+        let (ran2, dropped2) = (ran.clone(), dropped.clone());
+        let value = evloop::run(async move {
+            let lp = evloop::get_running_loop().unwrap();
+            // Ready when the main future ends: runs during shutdown, as in asyncio.
+            let (r, d) = (ran2.clone(), Dropped(dropped2.clone()));
+            lp.call_soon(move || {
+                let _d = d;
+                r.set(r.get() + 1);
+            });
+            // Not due before close: dropped unrun, exactly once.
+            let (r, d) = (ran2.clone(), Dropped(dropped2.clone()));
+            lp.call_later(Duration::from_secs(3600), move || {
+                let _d = d;
+                r.set(r.get() + 100);
+            });
+            "done"
+        });
+        assert_eq!(value, Ok("done"));
+        assert_eq!(ran.get(), 1, "only the ready callback ran");
+        assert_eq!(dropped.get(), 2, "each closure dropped exactly once");
+    });
+}

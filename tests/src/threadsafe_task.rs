@@ -188,7 +188,7 @@ fn closing_the_loop_resolves_pending_threadsafe_tasks_as_cancelled() {
 #[test]
 fn result_on_the_loop_thread_panics_instead_of_deadlocking() {
     deadline(BUDGET, || {
-        const REFUSAL: &str = "ThreadsafeTask::result called on the thread of the loop";
+        const REFUSAL: &str = "ThreadsafeTask::result called on the thread that owns the loop";
         let loop_thread = LoopThread::start().unwrap();
         let handle = loop_thread.handle().clone();
         let pending = handle.spawn_threadsafe(Gate::new().wait()).unwrap();
@@ -219,6 +219,14 @@ fn result_on_the_loop_thread_panics_instead_of_deadlocking() {
             Ok(1)
         );
         loop_thread.stop().unwrap();
+        // On the thread that owns a loop that is not running (yet): the same refusal, not
+        // a hang, since only this thread could ever run that loop.
+        let lp = EventLoop::new().unwrap();
+        let never_started = lp.handle().spawn_threadsafe(async { 2 }).unwrap();
+        let refused = catch_unwind(AssertUnwindSafe(|| never_started.result()));
+        let message = refused.map_err(panic_text).expect_err("must panic");
+        assert!(message.contains(REFUSAL), "{message}");
+        lp.close().unwrap();
     });
 }
 

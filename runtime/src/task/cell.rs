@@ -201,7 +201,9 @@ impl<T: 'static> Runnable for TaskCell<T> {
         match polled {
             Ok(Poll::Pending) => self.future.set(Some(future)),
             Ok(Poll::Ready(value)) => {
-                drop(future);
+                // Careful: the future's Drop is user code and may panic; finish drops it
+                // under catch_unwind.
+                self.future.set(Some(future));
                 self.finish(core, Ok(value));
             }
             Err(payload) => {

@@ -102,7 +102,10 @@ impl<T: 'static> Future for Task<T> {
         }
         match self.cell.output.take() {
             Some(outcome) => Poll::Ready(outcome),
-            None => panic!("a Task was polled again after it returned its result"),
+            None => panic!(
+                "a Task was polled again after it returned its result; fix: await each Task \
+                 once (keep its output if you need it twice)"
+            ),
         }
     }
 }
