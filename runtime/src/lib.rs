@@ -35,7 +35,7 @@
 //!
 //! | concept | file | types |
 //! |---|---|---|
-//! | the loop and its lifecycle | `event_loop.rs` | [`EventLoop`], [`Builder`] |
+//! | the loop and its lifecycle | `event_loop.rs`, `loop_core.rs` | [`EventLoop`], [`Builder`], `Core` |
 //! | one iteration, in phases | `run_once.rs` | `EventLoop::run_once` |
 //! | callbacks and their handles | `handle.rs` | [`Handle`], [`TimerHandle`] |
 //! | the ready queue | `ready.rs` | `Ready` |
@@ -70,6 +70,7 @@ mod error;
 mod event_loop;
 mod exception;
 mod handle;
+mod loop_core;
 mod loop_thread;
 mod reactor;
 mod ready;

@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use crate::error::panic_message;
 use crate::event_loop::EventLoop;
-use crate::event_loop::{PollingTarget, PollingTask};
 use crate::exception::ExceptionContext;
+use crate::loop_core::{PollingTarget, PollingTask};
 use crate::ready::Ready;
 use crate::remote::Remote;
 use crate::timers::Due;

@@ -34,8 +34,8 @@ use std::task::{Context, Poll, Waker};
 
 use super::waker::WakerPair;
 use crate::error::{panic_message, TaskError};
-use crate::event_loop::{Core, PollingTarget, PollingTask};
 use crate::exception::ExceptionContext;
+use crate::loop_core::{Core, PollingTarget, PollingTask};
 
 /// How a task ended, or that it has not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
