@@ -169,13 +169,21 @@ impl Core {
         }
     }
 
-    /// Returns a waker to the pool if no clone of it is left anywhere (else drops this
-    /// reference). Called after every poll that did not clone the waker, and at a task's end.
+    /// Returns a finished task's waker to the pool if no clone of it is left anywhere (else
+    /// drops this reference).
     pub(crate) fn recycle_waker(&self, pair: WakerPair) {
+        if pair.is_unique() {
+            self.pool_unique_waker(pair);
+        }
+    }
+
+    /// Pools a waker that nobody else holds (the caller checked `is_unique`), up to a limit.
+    /// Called after every poll that left no clone of the waker it was lent.
+    pub(crate) fn pool_unique_waker(&self, pair: WakerPair) {
         /// Enough to absorb a burst of tasks that keep their wakers without hoarding memory.
         const POOL_LIMIT: usize = 1024;
         let mut pool = self.waker_pool.borrow_mut();
-        if pool.len() < POOL_LIMIT && pair.is_unique() {
+        if pool.len() < POOL_LIMIT {
             pool.push(pair);
         }
     }

@@ -40,11 +40,7 @@ fn assert_message(error: &LoopError, phrases: &[&str]) {
 /// Runs `f`, which must panic, and returns its panic message.
 fn panic_message_of(f: impl FnOnce()) -> String {
     let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    payload
-        .downcast_ref::<&str>()
-        .map(|text| (*text).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
+    crate::util::payload_text(&*payload)
 }
 
 #[test]

@@ -23,22 +23,13 @@ use evloop::{EventLoop, ExceptionContext, TaskError};
 use crate::util::{deadline, BUDGET};
 
 /// Installs a handler on `lp` that records every context it is given.
-fn record_exceptions(lp: &EventLoop) -> Rc<RefCell<Vec<ExceptionContext>>> {
+pub(crate) fn record_exceptions(lp: &EventLoop) -> Rc<RefCell<Vec<ExceptionContext>>> {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let seen2 = seen.clone();
     lp.set_exception_handler(Some(Box::new(move |context: &ExceptionContext| {
         seen2.borrow_mut().push(context.clone())
     })));
     seen
-}
-
-/// The message of a caught panic payload.
-fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|text| (*text).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
 }
 
 #[test]
@@ -240,7 +231,7 @@ fn a_panic_in_the_main_future_unwinds_and_leaves_the_loop_usable() {
             })
         }));
         let payload = caught.expect_err("the panic did not unwind out of run_until_complete");
-        assert_eq!(payload_message(&*payload), "main boom");
+        assert_eq!(crate::util::payload_text(&*payload), "main boom");
         assert!(!lp.is_running());
         assert!(!lp.is_closed());
         assert!(evloop::get_running_loop().is_err());

@@ -183,10 +183,7 @@ pub(crate) fn open_later(gate: &Gate, delay: Duration) -> thread::JoinHandle<()>
 
 /// The text of a caught panic.
 pub(crate) fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(text) => *text,
-        Err(payload) => payload.downcast_ref::<&str>().unwrap_or(&"?").to_string(),
-    }
+    crate::util::payload_text(&*payload)
 }
 
 /// Asserts that `outcome` is `Panicked` with a message containing `text`.

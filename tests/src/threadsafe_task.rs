@@ -270,13 +270,7 @@ fn a_task_woken_from_another_thread_completes() {
 fn a_detached_threadsafe_task_panic_reaches_the_exception_handler() {
     deadline(BUDGET, || {
         let lp = EventLoop::new().unwrap();
-        let reports = Rc::new(std::cell::RefCell::new(Vec::new()));
-        let reports2 = reports.clone();
-        lp.set_exception_handler(Some(Box::new(move |context: &evloop::ExceptionContext| {
-            reports2
-                .borrow_mut()
-                .push(context.panic.clone().unwrap_or_default())
-        })));
+        let seen = crate::panics::record_exceptions(&lp);
         drop(
             lp.handle()
                 .spawn_threadsafe(async { panic!("detached boom 31") }),
@@ -286,7 +280,11 @@ fn a_detached_threadsafe_task_panic_reaches_the_exception_handler() {
             lp.stop();
             lp.run_forever().unwrap();
         }
-        let reports = reports.borrow();
+        let reports: Vec<String> = seen
+            .borrow()
+            .iter()
+            .map(|context| context.panic.clone().unwrap_or_default())
+            .collect();
         assert!(
             reports.len() == 1 && reports[0].contains("detached boom 31"),
             "{reports:?}"
@@ -299,13 +297,7 @@ fn a_detached_threadsafe_task_panic_reaches_the_exception_handler() {
 fn a_threadsafe_task_panic_dropped_unretrieved_reaches_the_exception_handler_once() {
     deadline(BUDGET, || {
         let lp = EventLoop::new().unwrap();
-        let reports = Rc::new(std::cell::RefCell::new(Vec::new()));
-        let reports2 = reports.clone();
-        lp.set_exception_handler(Some(Box::new(move |context: &evloop::ExceptionContext| {
-            reports2
-                .borrow_mut()
-                .push(context.panic.clone().unwrap_or_default())
-        })));
+        let seen = crate::panics::record_exceptions(&lp);
         let task = lp
             .handle()
             .spawn_threadsafe(async { panic!("stored boom 32") })
@@ -316,14 +308,18 @@ fn a_threadsafe_task_panic_dropped_unretrieved_reaches_the_exception_handler_onc
         }
         assert!(task.is_done());
         assert!(
-            reports.borrow().is_empty(),
+            seen.borrow().is_empty(),
             "stored, not reported, while the handle lives"
         );
         // Dropped unretrieved: the report travels through the threadsafe path.
         std::thread::spawn(move || drop(task)).join().unwrap();
         lp.stop();
         lp.run_forever().unwrap();
-        let reports = reports.borrow();
+        let reports: Vec<String> = seen
+            .borrow()
+            .iter()
+            .map(|context| context.panic.clone().unwrap_or_default())
+            .collect();
         assert!(
             reports.len() == 1 && reports[0].contains("stored boom 32"),
             "{reports:?}"

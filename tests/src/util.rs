@@ -99,6 +99,15 @@ impl Resources {
     }
 }
 
+/// The text of a caught panic payload (`&str` or `String`; empty for anything else).
+pub fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 /// A short unit of time for scenario tests (see shared/SCENARIOS.md).
 pub const UNIT: Duration = Duration::from_millis(20);
 

@@ -194,7 +194,7 @@ impl<T: 'static> Runnable for TaskCell<T> {
         core.polling.set(None);
         // Keep the waker only if the poll left a clone of it somewhere.
         if waker.is_unique() {
-            core.recycle_waker(waker);
+            core.pool_unique_waker(waker);
         } else {
             header.waker.set(Some(waker));
         }
