@@ -1,10 +1,41 @@
 //! # evloop-pools: thread and process pools in the manner of `concurrent.futures`
 //!
-//! This crate will hold `ThreadPool` (ThreadPoolExecutor) and `ProcessPool`
-//! (ProcessPoolExecutor), usable on their own and behind `run_in_executor` / `to_thread` in
-//! `evloop`. It deliberately does not depend on `evloop`.
+//! The first rule of an event loop is *never block it*. Blocking I/O goes to a thread pool,
+//! CPU-heavy work to a process pool, and the result comes back as a [`JobHandle`], which
+//! any thread can wait on and any async runtime can `.await`. `evloop` builds
+//! `run_in_executor` and `to_thread` on this crate; the crate itself does not depend on
+//! `evloop`, so it works on its own, like Python's `concurrent.futures`.
 //!
-//! Status: skeleton. The pools arrive with their own issue; until then this crate only fixes
-//! its place in the workspace (see `docs/architecture.md`).
+//! ## Where asyncio is weak, and what this crate does instead
+//!
+//! - A running thread job cannot be cancelled in Python. Here a long job can take a
+//!   [`CancelToken`] (`ThreadPool::submit_with_token`) and stop when `abort` trips it.
+//! - One crashed worker breaks a whole `ProcessPoolExecutor`. Here each process worker runs
+//!   one job at a time, so a crash fails exactly that job (`JobError::WorkerDied`), and a
+//!   fresh worker takes its place. A process job can be stopped for real: its worker is killed.
+//! - A pool that is never shut down leaks threads. Dropping a pool here shuts it down.
+//!
+//! ## Map
+//!
+//! | concept | file | types |
+//! |---|---|---|
+//! | the job handle and the pool's side of it | `job.rs` | [`JobHandle`], `Promise`, [`CancelToken`] |
+//! | errors | `error.rs` | [`JobError`], [`TrySubmitError`], [`WorkerExit`] |
+//! | what both pools share | `executor.rs` | [`Executor`], [`SubmitJob`], [`Counters`] |
+//! | the thread pool | `thread_pool/` | [`ThreadPool`], [`ThreadPoolBuilder`] |
+//! | the process pool | `process_pool/` | [`ProcessPool`], [`ProcessPoolBuilder`], [`Registry`], [`Function`], [`Call`] |
 
 #![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod error;
+mod executor;
+mod job;
+// mod process_pool; (arrives with the process pool)
+mod thread_pool;
+
+pub use error::{JobError, TrySubmitError, WorkerExit};
+pub use executor::{Counters, Executor, SubmitJob};
+pub use job::{CancelToken, JobHandle};
+// pub use process_pool::{worker_main, Call, Function, ProcessPool, ProcessPoolBuilder, Registry};
+pub use thread_pool::{MapResults, ThreadPool, ThreadPoolBuilder};

@@ -1,0 +1,246 @@
+//! The shared state of a thread pool and the loop each worker thread runs.
+//!
+//! # How the pool grows and shrinks
+//!
+//! Workers start on demand: a submit that leaves more queued jobs than idle workers starts
+//! one more thread, up to `max_workers`. So a job never waits behind a busy worker while a
+//! thread could be started, and no thread starts while an idle one could take the job.
+//! An idle worker exits after `idle_timeout` without a job. (Python starts a thread per submit
+//! unless its idle semaphore says one is free; tokio's blocking pool uses the same
+//! idle-count rule as here.)
+//!
+//! # Invariants, enforced under `Inner::state`
+//!
+//! - `workers <= max_workers`; `idle + running <= workers`.
+//! - A job is popped exactly once; a popped job whose handle was cancelled is skipped.
+//! - No job runs, and no initializer runs, while the lock is held.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::task::Waker;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+
+use super::builder::ThreadPoolBuilder;
+use crate::error::{panic_message, JobError};
+
+/// A queued job, type-erased (see `ThreadPool::submit` for the concrete kinds).
+pub(crate) trait Work: Send {
+    /// Runs the job and completes its handle. Returns whether it ran (`false`: it had been
+    /// cancelled while queued, so it was skipped).
+    fn run(self: Box<Self>) -> bool;
+    /// Resolves the handle with `error` without running the job.
+    fn fail(self: Box<Self>, error: JobError);
+}
+
+/// What a caller must finish after releasing the lock: jobs to fail, wakers to wake (user
+/// code never runs under the lock).
+#[derive(Default)]
+#[must_use = "the jobs and wakers must be finished after the lock is released"]
+pub(crate) struct Aftermath {
+    /// Jobs refused by a broken or shut-down pool, and the error each gets.
+    pub(crate) failed: Vec<(Box<dyn Work>, JobError)>,
+    /// Wakers of `submit_async` futures to wake.
+    pub(crate) wakers: Vec<Waker>,
+}
+
+impl Aftermath {
+    /// Fails the jobs and wakes the wakers. Call with the lock released.
+    pub(crate) fn finish(self) {
+        for (work, error) in self.failed {
+            work.fail(error);
+        }
+        self.wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// Everything the lock protects.
+pub(crate) struct PoolState {
+    /// Jobs waiting for a worker, FIFO.
+    pub(crate) queue: VecDeque<Box<dyn Work>>,
+    /// Live worker threads.
+    pub(crate) workers: usize,
+    /// Workers blocked waiting for a job (the growth rule compares it with the queue).
+    pub(crate) idle: usize,
+    /// Workers running a job.
+    pub(crate) running: usize,
+    /// Jobs that ran (a value or a panic).
+    pub(crate) completed: u64,
+    /// Set by `shutdown`: no new jobs; workers exit when the queue is empty.
+    pub(crate) shutdown: bool,
+    /// Set when an initializer failed: the message every refused job gets.
+    pub(crate) broken: Option<String>,
+    /// Wakers of `submit_async` futures waiting for room in a bounded queue.
+    pub(crate) space_wakers: Vec<Waker>,
+    /// Join handles of every worker started and not yet joined.
+    pub(crate) threads: Vec<JoinHandle<()>>,
+    /// Numbers the next worker thread's name.
+    pub(crate) next_thread: usize,
+}
+
+/// The state shared by the pool handle and its workers.
+pub(crate) struct Inner {
+    /// The queue and the counts.
+    pub(crate) state: Mutex<PoolState>,
+    /// Idle workers wait here for a job (or shutdown).
+    pub(crate) work_ready: Condvar,
+    /// Blocking `submit`s wait here for room in a bounded queue.
+    pub(crate) space_ready: Condvar,
+    /// The options the pool was built with.
+    pub(crate) config: ThreadPoolBuilder,
+}
+
+impl Inner {
+    /// The error for a refused submission, if the pool refuses them now.
+    pub(crate) fn refusal(state: &PoolState) -> Option<JobError> {
+        if let Some(why) = &state.broken {
+            Some(JobError::BrokenPool(why.clone()))
+        } else if state.shutdown {
+            Some(JobError::ShutDown)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a bounded queue is full.
+    pub(crate) fn is_full(&self, state: &PoolState) -> bool {
+        self.config
+            .queue_capacity
+            .is_some_and(|capacity| state.queue.len() >= capacity)
+    }
+
+    /// Queues `work` (the caller checked refusal and room) and wakes or starts a worker.
+    pub(crate) fn push(self: &Arc<Self>, state: &mut PoolState, work: Box<dyn Work>) -> Aftermath {
+        state.queue.push_back(work);
+        if state.queue.len() > state.idle && state.workers < self.config.max_workers {
+            self.start_worker(state)
+        } else {
+            self.work_ready.notify_one();
+            Aftermath::default()
+        }
+    }
+
+    /// Starts one worker thread (called under the lock; the thread only takes the lock).
+    fn start_worker(self: &Arc<Self>, state: &mut PoolState) -> Aftermath {
+        // Join workers that exited on their idle timeout, so handles do not pile up.
+        state.threads.retain(|handle| !handle.is_finished());
+        state.next_thread += 1;
+        let name = format!("{}-{}", self.config.thread_name_prefix, state.next_thread);
+        let mut builder = thread::Builder::new().name(name);
+        if let Some(bytes) = self.config.stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        let inner = self.clone();
+        match builder.spawn(move || inner.worker_main()) {
+            Ok(handle) => {
+                state.workers += 1;
+                state.threads.push(handle);
+                Aftermath::default()
+            }
+            // Careful: if the OS refuses a thread but others exist, they will take the job;
+            // if none exists the pool can never run it, so it is broken.
+            Err(error) if state.workers == 0 => {
+                let why = format!("no worker thread could start ({error})");
+                self.break_pool(state, why)
+            }
+            Err(_) => {
+                self.work_ready.notify_one();
+                Aftermath::default()
+            }
+        }
+    }
+
+    /// Marks the pool broken, takes every queued job to fail with `BrokenPool`, and wakes
+    /// everyone who waits. The caller finishes the aftermath after releasing the lock.
+    pub(crate) fn break_pool(&self, state: &mut PoolState, why: String) -> Aftermath {
+        let error = JobError::BrokenPool(why.clone());
+        state.broken = Some(why);
+        self.work_ready.notify_all();
+        self.space_ready.notify_all();
+        Aftermath {
+            failed: state.queue.drain(..).map(|w| (w, error.clone())).collect(),
+            wakers: state.space_wakers.drain(..).collect(),
+        }
+    }
+
+    /// The loop of one worker thread: initialize, then take and run jobs until shutdown or
+    /// the idle timeout.
+    fn worker_main(self: Arc<Self>) {
+        // Run the initializer, outside the lock; a failure breaks the pool.
+        if let Some(init) = self.config.initializer.clone() {
+            let failure = match catch_unwind(AssertUnwindSafe(|| init())) {
+                Ok(Ok(())) => None,
+                Ok(Err(message)) => Some(message),
+                Err(payload) => Some(format!("it panicked: {}", panic_message(&*payload))),
+            };
+            if let Some(message) = failure {
+                let name = thread::current().name().unwrap_or("?").to_string();
+                let why = format!(
+                    "the initializer failed in worker thread {name:?}: {message} \
+                     (fix the initializer; this pool can run no job)"
+                );
+                let mut state = self.state.lock();
+                state.workers -= 1;
+                if state.broken.is_none() {
+                    let aftermath = self.break_pool(&mut state, why);
+                    drop(state);
+                    aftermath.finish();
+                }
+                return;
+            }
+        }
+        let mut state = self.state.lock();
+        loop {
+            // Take the next job, waiting while the queue is empty.
+            let work = loop {
+                if state.broken.is_some() {
+                    state.workers -= 1;
+                    return;
+                }
+                if let Some(work) = state.queue.pop_front() {
+                    break work;
+                }
+                if state.shutdown {
+                    state.workers -= 1;
+                    return;
+                }
+                state.idle += 1;
+                let timed_out = match self.config.idle_timeout {
+                    Some(timeout) => {
+                        let deadline = Instant::now() + timeout;
+                        self.work_ready.wait_until(&mut state, deadline).timed_out()
+                    }
+                    None => {
+                        self.work_ready.wait(&mut state);
+                        false
+                    }
+                };
+                state.idle -= 1;
+                if timed_out && state.queue.is_empty() && !state.shutdown {
+                    state.workers -= 1;
+                    return;
+                }
+            };
+            // A slot freed up: wake one blocked submitter and every async one.
+            let wakers = if self.config.queue_capacity.is_some() {
+                self.space_ready.notify_one();
+                std::mem::take(&mut state.space_wakers)
+            } else {
+                Vec::new()
+            };
+            // Run it, outside the lock.
+            state.running += 1;
+            drop(state);
+            wakers.into_iter().for_each(Waker::wake);
+            let ran = work.run();
+            state = self.state.lock();
+            state.running -= 1;
+            if ran {
+                state.completed += 1;
+            }
+        }
+    }
+}
