@@ -38,4 +38,4 @@ pub use error::{JobError, TrySubmitError, WorkerExit};
 pub use executor::{Counters, Executor, SubmitJob};
 pub use job::{CancelToken, JobHandle};
 // pub use process_pool::{worker_main, Call, Function, ProcessPool, ProcessPoolBuilder, Registry};
-pub use thread_pool::{MapResults, ThreadPool, ThreadPoolBuilder};
+pub use thread_pool::{Cancellable, MapResults, ThreadPool, ThreadPoolBuilder};

@@ -83,6 +83,8 @@ pub struct EventLoop {
 pub struct Builder {
     /// Use the virtual clock (`clock.rs`).
     virtual_clock: bool,
+    /// Size of the default executor, when it is created (`None`: the pool's default).
+    default_executor_max_workers: Option<usize>,
 }
 
 impl Builder {
@@ -95,6 +97,13 @@ impl Builder {
     /// wait: programs made of timers run instantly and deterministically (for tests).
     pub fn virtual_clock(mut self, enabled: bool) -> Self {
         self.virtual_clock = enabled;
+        self
+    }
+
+    /// The most threads of the loop's default executor (the pool behind
+    /// [`to_thread`](crate::to_thread)); by default min(32, cores + 4), Python's rule.
+    pub fn default_executor_max_workers(mut self, n: usize) -> Self {
+        self.default_executor_max_workers = Some(n);
         self
     }
 
@@ -135,6 +144,8 @@ impl Builder {
             last_now: Cell::new(None),
             due: Cell::new(Vec::new()),
             exception_handler: RefCell::new(None),
+            default_executor: RefCell::new(None),
+            default_executor_max_workers: self.default_executor_max_workers,
         };
         Ok(EventLoop {
             core: Rc::new(core),

@@ -43,6 +43,7 @@
 //! | tasks | `task/` | [`Task`], `TaskCell`, `TaskWaker` |
 //! | the reactor | `reactor.rs` | [`IoSource`] |
 //! | other threads | `remote.rs`, `threadsafe_task.rs`, `loop_thread.rs` | [`LoopHandle`], [`ThreadsafeTask`], [`LoopThread`] |
+//! | blocking work: thread and process pools | `executor.rs` (and the `evloop-pools` crate) | [`EventLoop::run_in_executor`], [`to_thread`], [`pools`] |
 //! | the running loop, free functions | `current.rs`, `sleep.rs`, `run.rs` | [`get_running_loop`], [`spawn`], [`sleep`], [`run`] |
 //! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
 //!
@@ -69,6 +70,7 @@ mod current;
 mod error;
 mod event_loop;
 mod exception;
+mod executor;
 mod handle;
 mod loop_core;
 mod loop_thread;
@@ -87,6 +89,7 @@ pub use current::{get_running_loop, spawn};
 pub use error::{LoopClosed, LoopError, TaskError};
 pub use event_loop::{Builder, EventLoop};
 pub use exception::{default_exception_handler, ExceptionContext, ExceptionHandler};
+pub use executor::{to_thread, RunInExecutor, ToThread};
 pub use handle::{Handle, TimerHandle};
 pub use loop_thread::LoopThread;
 pub use reactor::IoSource;
@@ -95,3 +98,7 @@ pub use run::run;
 pub use sleep::{sleep, sleep_until, yield_now, Sleep, YieldNow};
 pub use task::Task;
 pub use threadsafe_task::ThreadsafeTask;
+
+/// The thread and process pools (`evloop-pools`), re-exported: [`pools::ThreadPool`],
+/// [`pools::JobHandle`], [`pools::JobError`], ...
+pub use evloop_pools as pools;

@@ -73,6 +73,11 @@ pub(crate) struct Core {
     pub(crate) due: Cell<Vec<Due>>,
     /// The user's exception handler, or `None` for the default.
     pub(crate) exception_handler: RefCell<Option<Rc<ExceptionHandler>>>,
+    /// The thread pool of `to_thread` and `run_in_default_executor`, created on first use
+    /// (`executor.rs`); taken by `shutdown_default_executor` and `close`.
+    pub(crate) default_executor: RefCell<Option<Arc<evloop_pools::ThreadPool>>>,
+    /// `Builder::default_executor_max_workers`, for the lazily created default executor.
+    pub(crate) default_executor_max_workers: Option<usize>,
 }
 
 /// Which task is being polled, and its waker's identity (data and vtable pointers, only
@@ -291,6 +296,11 @@ impl Core {
                     drop(message)
                 });
             }
+        }
+        // Shut the default executor down without waiting (asyncio: `shutdown(wait=False)`).
+        let pool = self.default_executor.borrow_mut().take();
+        if let Some(pool) = pool {
+            crate::executor::retire(pool, true);
         }
         // Release the poller (its file descriptor).
         let reactor = self.reactor.borrow_mut().take();

@@ -6,7 +6,7 @@
 //! loop, where asyncio shuts down async generators and the default executor, so callbacks
 //! already in the ready queue run; then close the loop, which drops timers not yet due. The
 //! loop is closed even if the main future panics; the panic then continues to the caller.
-//! (The default executor joins this shutdown when the pools exist.)
+//! The default executor (`executor.rs`) is shut down in that turn, and its threads joined.
 
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -54,10 +54,14 @@ pub fn run<F: Future>(future: F) -> Result<F::Output, LoopError> {
             event_loop.run_until_complete(crate::sleep::yield_now())
         }));
     }
-    // The shutdown turn (asyncio: `shutdown_asyncgens`, `shutdown_default_executor`): two
-    // iterations, so what was ready when the main future ended runs, as in asyncio.
+    // The shutdown turn (asyncio: `shutdown_asyncgens`, `shutdown_default_executor`): what
+    // was ready when the main future ended runs, and the default executor's threads are
+    // joined while the loop still serves their posts.
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        event_loop.run_until_complete(crate::sleep::yield_now())
+        event_loop.run_until_complete(async {
+            crate::sleep::yield_now().await;
+            event_loop.shutdown_default_executor().await;
+        })
     }));
     let _ = event_loop.close();
     match outcome {

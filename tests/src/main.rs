@@ -10,6 +10,7 @@ mod call_soon;
 mod cancel;
 mod docs_sync;
 mod errors;
+mod executor;
 mod lifecycle;
 mod loop_thread;
 mod panics;

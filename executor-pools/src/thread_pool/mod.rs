@@ -26,7 +26,7 @@ pub use map::MapResults;
 
 use crate::error::{panic_message, JobError, TrySubmitError};
 use crate::executor::{Counters, Executor, SubmitJob};
-use crate::job::{job, CancelToken, JobHandle, Promise};
+use crate::job::{job as job_pair, CancelToken, JobHandle, Promise};
 use worker::{Aftermath, Inner, PoolState, Work};
 
 /// A pool of threads for blocking jobs (concurrent.futures' `ThreadPoolExecutor`).
@@ -135,6 +135,26 @@ impl ThreadPool {
         self.enqueue_blocking(|promise| Box::new(WithToken { f, promise }))
     }
 
+    /// Queues `make`'s job without blocking if there is room; otherwise hands `job` back.
+    fn try_enqueue<J, R>(
+        &self,
+        job: J,
+        make: impl FnOnce(J, Promise<R>) -> Box<dyn Work>,
+    ) -> Result<JobHandle<R>, TrySubmitError<J>> {
+        let mut state = self.inner.state.lock();
+        if let Some(error) = Inner::refusal(&state) {
+            return Err(TrySubmitError::Refused(job, error));
+        }
+        if self.inner.is_full(&state) {
+            return Err(TrySubmitError::Full(job));
+        }
+        let (promise, handle) = job_pair();
+        let aftermath = self.inner.push(&mut state, make(job, promise));
+        drop(state);
+        aftermath.finish();
+        Ok(handle)
+    }
+
     /// Queues `f` without blocking; a full queue hands it back.
     ///
     /// # Errors
@@ -146,18 +166,7 @@ impl ThreadPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let mut state = self.inner.state.lock();
-        if let Some(error) = Inner::refusal(&state) {
-            return Err(TrySubmitError::Refused(f, error));
-        }
-        if self.inner.is_full(&state) {
-            return Err(TrySubmitError::Full(f));
-        }
-        let (promise, handle) = job();
-        let aftermath = self.inner.push(&mut state, Box::new(Plain { f, promise }));
-        drop(state);
-        aftermath.finish();
-        Ok(handle)
+        self.try_enqueue(f, |f, promise| Box::new(Plain { f, promise }))
     }
 
     /// Queues `f`, waiting (without blocking the thread) while a bounded queue is full.
@@ -184,7 +193,7 @@ impl ThreadPool {
             }
             self.inner.space_ready.wait(&mut state);
         }
-        let (promise, handle) = job();
+        let (promise, handle) = job_pair();
         let aftermath = self.inner.push(&mut state, make(promise));
         drop(state);
         aftermath.finish();
@@ -332,6 +341,13 @@ where
     }
 
     fn poll_space(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_room(cx)
+    }
+}
+
+impl ThreadPool {
+    /// `Executor::poll_space` for every job kind.
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.inner.state.lock();
         if Inner::refusal(&state).is_some() || !self.inner.is_full(&state) {
             return Poll::Ready(());
@@ -340,6 +356,45 @@ where
             state.space_wakers.push(cx.waker().clone());
         }
         Poll::Pending
+    }
+}
+
+/// A thread job that takes a [`CancelToken`]: give it to `run_in_executor` (or any
+/// [`Executor`] user) so that aborting the job, or dropping the loop's future, trips the token.
+///
+/// # Examples
+///
+/// ```
+/// use evloop_pools::{Cancellable, Executor, ThreadPool};
+/// let pool = ThreadPool::new();
+/// let job = pool.submit_job(Cancellable(|token: evloop_pools::CancelToken| token.is_cancelled())).unwrap();
+/// assert_eq!(job.result(), Ok(false));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Cancellable<F>(pub F);
+
+impl<F, R> Executor<Cancellable<F>> for ThreadPool
+where
+    F: FnOnce(CancelToken) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    type Output = R;
+
+    fn submit_job(&self, job: Cancellable<F>) -> Result<JobHandle<R>, JobError> {
+        self.submit_with_token(job.0)
+    }
+
+    fn try_submit_job(
+        &self,
+        job: Cancellable<F>,
+    ) -> Result<JobHandle<R>, TrySubmitError<Cancellable<F>>> {
+        self.try_enqueue(job, |job, promise| {
+            Box::new(WithToken { f: job.0, promise })
+        })
+    }
+
+    fn poll_space(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_room(cx)
     }
 }
 
