@@ -23,6 +23,7 @@
 
 mod callbacks;
 mod countdown;
+mod executor;
 mod harness;
 mod tasks;
 mod threadsafe;
@@ -141,6 +142,29 @@ fn benches() -> Vec<Bench> {
                 Some(threadsafe::evloop),
                 Some(threadsafe::tokio),
                 Some(threadsafe::smol),
+            ],
+        },
+        Bench {
+            name: "run_in_executor round trip, sequential (tokio: spawn_blocking, smol: unblock)",
+            ops: 20_000,
+            target: Target::AtMostTimesBest { max: 0.5 },
+            runs: [
+                Some(executor::evloop_roundtrip),
+                Some(executor::tokio_roundtrip),
+                Some(executor::smol_roundtrip),
+            ],
+        },
+        Bench {
+            name: "thread jobs: N submitted at once, awaited in order",
+            ops: 100_000,
+            target: Target::AtMostTimes {
+                peer: TOKIO,
+                max: 0.75,
+            },
+            runs: [
+                Some(executor::evloop_concurrent),
+                Some(executor::tokio_concurrent),
+                Some(executor::smol_concurrent),
             ],
         },
     ]

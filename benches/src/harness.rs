@@ -32,6 +32,11 @@ pub enum Target {
         /// The largest acceptable ratio evloop/peer.
         max: f64,
     },
+    /// evloop's median must be at most `max` times the faster peer's median.
+    AtMostTimesBest {
+        /// The largest acceptable ratio evloop/(faster peer).
+        max: f64,
+    },
 }
 
 /// One workload and its contenders.
@@ -226,6 +231,14 @@ fn judge(target: Target, outcome: &Outcome) -> (String, String) {
             format!("<= {max}x {}", CONTENDERS[peer]),
             outcome
                 .ratio(peer)
+                .map_or("-".into(), |ratio| verdict(ratio <= max)),
+        ),
+        Target::AtMostTimesBest { max } => (
+            format!("<= {max}x faster peer"),
+            [outcome.ratio(1), outcome.ratio(2)]
+                .into_iter()
+                .flatten()
+                .reduce(f64::max)
                 .map_or("-".into(), |ratio| verdict(ratio <= max)),
         ),
     }

@@ -146,6 +146,7 @@ impl Builder {
             exception_handler: RefCell::new(None),
             default_executor: RefCell::new(None),
             default_executor_max_workers: self.default_executor_max_workers,
+            executor_inflight: Cell::new(0),
         };
         Ok(EventLoop {
             core: Rc::new(core),

@@ -68,6 +68,34 @@ where
     pool: P,
     /// The job's progress.
     stage: Stage<J, <P::Target as Executor<J>>::Output>,
+    /// Counts this future in its loop's `executor_inflight` until it resolves or is dropped.
+    inflight: Option<InFlight>,
+}
+
+/// One unresolved `run_in_executor` future, counted in `Core::executor_inflight` (the loop
+/// spins briefly before blocking while the count is not zero).
+struct InFlight(EventLoop);
+
+impl InFlight {
+    /// Counts one more future on `event_loop`.
+    fn new(event_loop: &EventLoop) -> InFlight {
+        let core = &event_loop.core;
+        core.executor_inflight.set(core.executor_inflight.get() + 1);
+        InFlight(event_loop.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let core = &self.0.core;
+        core.executor_inflight.set(core.executor_inflight.get() - 1);
+    }
+}
+
+/// Whether spinning while waiting for another thread can pay off: not on one core.
+pub(crate) fn spinning_helps() -> bool {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
 }
 
 impl<P, J> RunInExecutor<P, J>
@@ -76,13 +104,21 @@ where
     P::Target: Executor<J>,
 {
     /// Queues `job` now if there is room (eager, like asyncio).
-    fn new(pool: P, job: J) -> Self {
+    fn new(event_loop: &EventLoop, pool: P, job: J) -> Self {
         let stage = match pool.try_submit_job(job) {
             Ok(handle) => Stage::Submitted(handle),
             Err(TrySubmitError::Full(job)) => Stage::Waiting(job),
             Err(TrySubmitError::Refused(_, error)) => Stage::Refused(error),
         };
-        RunInExecutor { pool, stage }
+        let inflight = match stage {
+            Stage::Refused(_) => None,
+            _ => Some(InFlight::new(event_loop)),
+        };
+        RunInExecutor {
+            pool,
+            stage,
+            inflight,
+        }
     }
 }
 
@@ -107,7 +143,10 @@ where
             match std::mem::replace(&mut this.stage, Stage::Done) {
                 Stage::Waiting(job) => match this.pool.try_submit_job(job) {
                     Ok(handle) => this.stage = Stage::Submitted(handle),
-                    Err(TrySubmitError::Refused(_, error)) => return Poll::Ready(Err(error)),
+                    Err(TrySubmitError::Refused(_, error)) => {
+                        this.inflight = None;
+                        return Poll::Ready(Err(error));
+                    }
                     Err(TrySubmitError::Full(job)) => {
                         this.stage = Stage::Waiting(job);
                         // Careful: register for room before retrying, so none is missed.
@@ -118,7 +157,10 @@ where
                 },
                 Stage::Submitted(mut handle) => {
                     return match Pin::new(&mut handle).poll(cx) {
-                        Poll::Ready(outcome) => Poll::Ready(outcome),
+                        Poll::Ready(outcome) => {
+                            this.inflight = None;
+                            Poll::Ready(outcome)
+                        }
                         Poll::Pending => {
                             this.stage = Stage::Submitted(handle);
                             Poll::Pending
@@ -185,7 +227,7 @@ impl EventLoop {
         P: Deref,
         P::Target: Executor<J>,
     {
-        RunInExecutor::new(executor, job)
+        RunInExecutor::new(self, executor, job)
     }
 
     /// Runs the closure `f` in this loop's default executor (asyncio's
@@ -199,7 +241,7 @@ impl EventLoop {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        RunInExecutor::new(self.default_executor(), f)
+        RunInExecutor::new(self, self.default_executor(), f)
     }
 
     /// The loop's default executor, created on first use (module docs).

@@ -78,6 +78,9 @@ pub(crate) struct Core {
     pub(crate) default_executor: RefCell<Option<Arc<evloop_pools::ThreadPool>>>,
     /// `Builder::default_executor_max_workers`, for the lazily created default executor.
     pub(crate) default_executor_max_workers: Option<usize>,
+    /// `run_in_executor` futures not yet resolved: while there are any, the loop spins
+    /// briefly before blocking (`run_once.rs`).
+    pub(crate) executor_inflight: Cell<usize>,
 }
 
 /// Which task is being polled, and its waker's identity (data and vtable pointers, only

@@ -19,6 +19,15 @@
 //! again. No wake per call: between a clear and the next drain, only one poster pays the
 //! syscall. (The same protocol as tokio's and async-io's unparkers.)
 //!
+//! # Parking
+//!
+//! The `mio::Waker` syscall is only needed when the loop is blocked in the poller. Before a
+//! poll that may block, the loop sets `parked` and then reads `notified` (a post pending:
+//! it polls without blocking); a poster that flips `notified` then reads `parked`, and calls
+//! `Waker::wake` only if it is set. Both sides write, then read the other's flag, all
+//! `SeqCst`: at least one of them sees the other, so either the loop does not block or the
+//! poster wakes it. While the loop is busy running callbacks, posts cost no syscall at all.
+//!
 //! # Closing
 //!
 //! `close()` sets `closed`, drains and drops what is queued, then drops the channel's only
@@ -98,6 +107,9 @@ pub(crate) struct Shared {
     waker: mio::Waker,
     /// The coalescing flag of the notify protocol (module docs).
     notified: AtomicBool,
+    /// Set while the loop is (about to be) blocked in the poller: only then does a post
+    /// need the `mio::Waker` syscall (module docs, "Parking").
+    parked: AtomicBool,
     /// Set by `close()` before it drains; posters check it first.
     closed: AtomicBool,
 }
@@ -112,6 +124,7 @@ impl Shared {
             sender,
             waker,
             notified: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         });
         (shared, receiver)
@@ -141,7 +154,7 @@ impl Shared {
         if self.notified.load(Ordering::Relaxed) {
             return;
         }
-        if !self.notified.swap(true, Ordering::AcqRel) {
+        if !self.notified.swap(true, Ordering::SeqCst) && self.parked.load(Ordering::SeqCst) {
             // Careful: a failed wake (only possible if the eventfd is gone) is ignored: the
             // loop is then closed and the message was or will be refused.
             let _ = self.waker.wake();
@@ -163,6 +176,26 @@ impl Shared {
         was_set
     }
     // ANCHOR_END: take_notified
+
+    // ANCHOR: park
+    /// On the loop thread, before a poll that may block: announces the loop is parking and
+    /// returns `true` if posts are already pending (then it must not block).
+    pub(crate) fn park(&self) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        // The loop's half of the parking handshake: publish `parked`, then read `notified`.
+        self.notified.load(Ordering::SeqCst)
+    }
+
+    /// On the loop thread, after the poll returned: posts no longer need a syscall.
+    pub(crate) fn unpark(&self) {
+        self.parked.store(false, Ordering::Relaxed);
+    }
+    // ANCHOR_END: park
+
+    /// Whether a poster has notified since the last drain (a plain read, for spinning).
+    pub(crate) fn is_notified(&self) -> bool {
+        self.notified.load(Ordering::Relaxed)
+    }
 
     /// Whether `close()` has begun.
     pub(crate) fn is_closed(&self) -> bool {

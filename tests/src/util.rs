@@ -63,9 +63,13 @@ fn run_with_deadline<T: Send + 'static>(
 }
 
 /// A snapshot of this process's threads and open file descriptors (Linux `/proc`).
+///
+/// libtest's own threads are not counted: it names each after its test (`module::test`, cut
+/// to 15 bytes by Linux), and it may start one for the next test while an `exclusive` test
+/// runs (that thread then waits for the lock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resources {
-    /// Entries in `/proc/self/task`.
+    /// Threads in `/proc/self/task`, except libtest's test threads.
     pub threads: usize,
     /// Entries in `/proc/self/fd`.
     pub fds: usize,
@@ -75,8 +79,13 @@ impl Resources {
     /// Counts now.
     pub fn now() -> Resources {
         let count = |dir: &str| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+        let modules = test_modules();
+        let threads = thread_names()
+            .iter()
+            .filter(|name| !modules.iter().any(|module| is_test_thread(name, module)))
+            .count();
         Resources {
-            threads: count("/proc/self/task"),
+            threads,
             fds: count("/proc/self/fd"),
         }
     }
@@ -94,9 +103,48 @@ impl Resources {
         }
         assert!(
             now.threads <= self.threads && now.fds <= self.fds,
-            "{what} leaked: before {self:?}, after {now:?}"
+            "{what} leaked: before {self:?}, after {now:?}; threads now: {:?}",
+            thread_names()
         );
     }
+}
+
+/// The modules of this test binary (the `mod` lines of `main.rs`): libtest names its threads
+/// after tests, and every test lives in one of them.
+fn test_modules() -> &'static [String] {
+    static MODULES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    MODULES.get_or_init(|| {
+        let main = concat!(env!("CARGO_MANIFEST_DIR"), "/src/main.rs");
+        std::fs::read_to_string(main)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("mod ")?.strip_suffix(';'))
+            .filter(|module| *module != "util")
+            .map(|module| format!("{module}::"))
+            .collect()
+    })
+}
+
+/// Whether a thread name (at most 15 bytes, as Linux keeps it) is libtest's thread for a test
+/// in `module` (given as `name::`).
+fn is_test_thread(name: &str, module: &str) -> bool {
+    if name.len() >= 15 {
+        module.starts_with(name) || name.starts_with(module)
+    } else {
+        name.starts_with(module)
+    }
+}
+
+/// The names of this process's threads (for leak messages).
+pub fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .map(|name| name.trim_end().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The text of a caught panic payload (`&str` or `String`; empty for anything else).

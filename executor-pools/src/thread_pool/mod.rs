@@ -79,6 +79,7 @@ impl ThreadPool {
                 }),
                 work_ready: Default::default(),
                 space_ready: Default::default(),
+                queued: Default::default(),
                 config,
             }),
         }
@@ -254,6 +255,9 @@ impl ThreadPool {
                 ..Aftermath::default()
             };
             if cancel_pending {
+                self.inner
+                    .queued
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
                 aftermath.failed = state
                     .queue
                     .drain(..)

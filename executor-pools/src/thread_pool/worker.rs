@@ -17,12 +17,13 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::builder::ThreadPoolBuilder;
 use crate::error::{panic_message, JobError};
@@ -91,6 +92,8 @@ pub(crate) struct Inner {
     pub(crate) space_ready: Condvar,
     /// The options the pool was built with.
     pub(crate) config: ThreadPoolBuilder,
+    /// A lock-free copy of `queue.len()`, written under the lock, read by spinning workers.
+    pub(crate) queued: AtomicUsize,
 }
 
 impl Inner {
@@ -115,6 +118,7 @@ impl Inner {
     /// Queues `work` (the caller checked refusal and room) and wakes or starts a worker.
     pub(crate) fn push(self: &Arc<Self>, state: &mut PoolState, work: Box<dyn Work>) -> Aftermath {
         state.queue.push_back(work);
+        self.queued.store(state.queue.len(), Ordering::Relaxed);
         if state.queue.len() > state.idle && state.workers < self.config.max_workers {
             self.start_worker(state)
         } else {
@@ -160,9 +164,25 @@ impl Inner {
         state.broken = Some(why);
         self.work_ready.notify_all();
         self.space_ready.notify_all();
+        self.queued.store(0, Ordering::Relaxed);
         Aftermath {
             failed: state.queue.drain(..).map(|w| (w, error.clone())).collect(),
             wakers: state.space_wakers.drain(..).collect(),
+        }
+    }
+
+    /// Spins for up to `config.spin` until a job is queued. A loop that awaits jobs one after
+    /// another submits the next within microseconds; a sleeping worker would cost a futex
+    /// wake and a trip through the scheduler for each.
+    fn spin(&self) {
+        let start = Instant::now();
+        while start.elapsed() < self.config.spin {
+            for _ in 0..64 {
+                if self.queued.load(Ordering::Relaxed) > 0 {
+                    return;
+                }
+                std::hint::spin_loop();
+            }
         }
     }
 
@@ -201,13 +221,22 @@ impl Inner {
                     return;
                 }
                 if let Some(work) = state.queue.pop_front() {
+                    self.queued.store(state.queue.len(), Ordering::Relaxed);
                     break work;
                 }
                 if state.shutdown {
                     state.workers -= 1;
                     return;
                 }
+                // Idle (the growth rule counts us) but awake: spin briefly before sleeping.
                 state.idle += 1;
+                if !self.config.spin.is_zero() {
+                    MutexGuard::unlocked(&mut state, || self.spin());
+                    if !state.queue.is_empty() || state.shutdown || state.broken.is_some() {
+                        state.idle -= 1;
+                        continue;
+                    }
+                }
                 let timed_out = match self.config.idle_timeout {
                     Some(timeout) => {
                         let deadline = Instant::now() + timeout;
