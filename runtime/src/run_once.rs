@@ -150,10 +150,11 @@ impl EventLoop {
         let core = &*self.core;
         // About to block while executor jobs are in flight: spin briefly first, since their
         // completions often arrive within microseconds (executor.rs).
-        if timeout != Some(Duration::ZERO) && core.executor_inflight.get() > 0 {
-            if spin_until_notified(&core.shared) {
-                timeout = Some(Duration::ZERO);
-            }
+        if timeout != Some(Duration::ZERO)
+            && core.executor_inflight.get() > 0
+            && spin_until_notified(&core.shared)
+        {
+            timeout = Some(Duration::ZERO);
         }
         // Announce that the loop parks; a post already pending means it must not block.
         let parking = timeout != Some(Duration::ZERO);
