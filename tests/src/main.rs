@@ -22,6 +22,7 @@ mod props_threadsafe;
 mod reactor;
 mod run;
 mod scenarios;
+mod scenarios_pools;
 mod tasks;
 mod threads;
 mod threadsafe;
