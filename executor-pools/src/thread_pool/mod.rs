@@ -263,8 +263,11 @@ impl ThreadPool {
         aftermath.finish();
         let me = std::thread::current().id();
         for thread in threads {
-            // Careful: a job that shuts its own pool down cannot join its own thread.
-            if thread.thread().id() != me {
+            if thread.thread().id() == me {
+                // Careful: a job that shuts its own pool down cannot join its own thread; keep
+                // its handle, so a later shutdown (or the drop) on another thread joins it.
+                self.inner.state.lock().threads.push(thread);
+            } else {
                 let _ = thread.join();
             }
         }
@@ -356,13 +359,14 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>) -> bool {
+    fn run(self: Box<Self>, finished: &mut dyn FnMut()) -> bool {
         let Plain { f, promise } = *self;
         if !promise.start() {
             return false;
         }
         let outcome = catch_unwind(AssertUnwindSafe(f))
             .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
+        finished();
         promise.complete(outcome);
         true
     }
@@ -385,7 +389,7 @@ where
     F: FnOnce(CancelToken) -> R + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>) -> bool {
+    fn run(self: Box<Self>, finished: &mut dyn FnMut()) -> bool {
         let WithToken { f, promise } = *self;
         if !promise.start() {
             return false;
@@ -395,6 +399,7 @@ where
         promise.set_stopper(move || tripped.cancel());
         let outcome = catch_unwind(AssertUnwindSafe(|| f(token)))
             .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
+        finished();
         promise.complete(outcome);
         true
     }
