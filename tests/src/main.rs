@@ -17,6 +17,8 @@ mod props_scheduler;
 mod props_scheduler_model;
 mod props_tasks;
 mod props_tasks_model;
+mod props_thread_pool;
+mod props_thread_pool_model;
 mod props_threadsafe;
 mod reactor;
 mod run;
