@@ -8,7 +8,8 @@
 //!   token and the job stops early.
 //! - A done callback runs exactly once: on the worker thread when the job was pending, on the
 //!   caller's thread when it was already done. One that panics is ignored: the worker lives
-//!   on and the other callbacks still run.
+//!   on and the other callbacks still run. So does a panicking `Drop` of a discarded value or
+//!   of a cancelled job's closure.
 //! - `result_timeout` gives `WaitTimedOut` while the job runs, then the value; any later
 //!   retrieval (`result_timeout`, `result`, `.await`) gives `AlreadyRetrieved`.
 //! - Awaiting a handle (on the hand-written [`block_on`]) gives the value, and the waker is
@@ -255,6 +256,61 @@ fn next_is_done_callback_panic_is_ignored(pool: &ThreadPool) {
     eventually("the job is done", || done.is_done());
     done.add_done_callback(|| panic!("a late callback failed"));
     assert_eq!(done.result(), Ok(3));
+}
+
+/// Panics when dropped (unless its thread is already unwinding, which would abort).
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            panic!("a Bomb was dropped");
+        }
+    }
+}
+
+/// Regression: a panic escaping a job after its body (the `Drop` of a value discarded by
+/// `abort`, or of a cancelled job's closure) used to kill the worker thread while it was
+/// still counted (as idle, or as running): the next job on a one-worker pool never ran.
+#[test]
+fn a_panicking_drop_after_the_body_leaves_the_worker_alive() {
+    deadline(BUDGET, || {
+        let latch = Latch::new();
+        let (pool, busy) = busy_pool("tp-bomb", &latch);
+        // A value discarded by `abort`, and a cancelled job's captures, panic when dropped.
+        let release = Latch::new();
+        let discarded = {
+            let release = release.clone();
+            pool.submit(move || {
+                release.wait();
+                Bomb
+            })
+            .unwrap()
+        };
+        let bomb = Bomb;
+        let skipped = pool
+            .submit(move || {
+                let _held = &bomb;
+            })
+            .unwrap();
+        assert!(skipped.cancel());
+        latch.open();
+        assert_eq!(busy.result(), Ok(1));
+        eventually("the discarded job runs", || discarded.is_running());
+        assert!(discarded.abort());
+        release.open();
+        let next = pool.submit(current_name).unwrap();
+        assert_eq!(next.result_timeout(PATIENCE), Ok("tp-bomb-1".to_string()));
+        let counters = pool.counters();
+        assert_eq!(
+            (counters.workers, counters.running, counters.queued),
+            (1, 0, 0)
+        );
+        assert_eq!(
+            counters.completed, 3,
+            "the busy, the discarded and the next job ran"
+        );
+    });
 }
 
 #[test]

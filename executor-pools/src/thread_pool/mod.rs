@@ -359,16 +359,15 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, finished: &mut dyn FnMut()) -> bool {
+    fn run(self: Box<Self>, finished: &mut dyn FnMut()) {
         let Plain { f, promise } = *self;
         if !promise.start() {
-            return false;
+            return;
         }
         let outcome = catch_unwind(AssertUnwindSafe(f))
             .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
         finished();
         promise.complete(outcome);
-        true
     }
 
     fn fail(self: Box<Self>, error: JobError) {
@@ -389,10 +388,10 @@ where
     F: FnOnce(CancelToken) -> R + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, finished: &mut dyn FnMut()) -> bool {
+    fn run(self: Box<Self>, finished: &mut dyn FnMut()) {
         let WithToken { f, promise } = *self;
         if !promise.start() {
-            return false;
+            return;
         }
         let token = CancelToken::new();
         let tripped = token.clone();
@@ -401,7 +400,6 @@ where
             .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
         finished();
         promise.complete(outcome);
-        true
     }
 
     fn fail(self: Box<Self>, error: JobError) {

@@ -33,9 +33,9 @@ use crate::error::{panic_message, JobError};
 /// A queued job, type-erased (see `ThreadPool::submit` for the concrete kinds).
 pub(crate) trait Work: Send {
     /// Runs the job and completes its handle, calling `finished` once between the end of the
-    /// job and the completion. Returns whether it ran (`false`: it had been cancelled while
-    /// queued, so it was skipped and `finished` was not called).
-    fn run(self: Box<Self>, finished: &mut dyn FnMut()) -> bool;
+    /// job and the completion. A job cancelled while queued is skipped: dropped unrun, without
+    /// calling `finished`.
+    fn run(self: Box<Self>, finished: &mut dyn FnMut());
     /// Resolves the handle with `error` without running the job.
     fn fail(self: Box<Self>, error: JobError);
 }
@@ -242,14 +242,21 @@ impl Inner {
             // Careful: the worker counts as idle again *before* the job's handle resolves, so
             // a caller that submits its next job as soon as it has this one's result finds it
             // idle and no second thread starts (sequential jobs reuse one thread).
-            let ran = work.run(&mut || {
-                let mut state = self.state.lock();
-                state.running -= 1;
-                state.completed += 1;
-                state.idle += 1;
-            });
+            let mut finished = false;
+            // Careful: a panic can still escape a job after its body (a discarded value or a
+            // skipped closure whose `Drop` panics); catch it, so the counts stay true and the
+            // worker lives on.
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                work.run(&mut || {
+                    finished = true;
+                    let mut state = self.state.lock();
+                    state.running -= 1;
+                    state.completed += 1;
+                    state.idle += 1;
+                });
+            }));
             state = self.state.lock();
-            if ran {
+            if finished {
                 state.idle -= 1;
             } else {
                 state.running -= 1;
