@@ -22,13 +22,16 @@
 //! worker, a canceller, or the caller of `add_done_callback` if it was already done), always
 //! after the lock is released. A waker of an evloop task woken on a worker thread takes the
 //! loop's threadsafe path (crossbeam channel plus the one `mio::Waker`), which is how
-//! `run_in_executor` completions reach the loop.
+//! `run_in_executor` completions reach the loop. A done callback that panics is reported by
+//! the panic hook and otherwise ignored (Python logs and ignores it): the other callbacks and
+//! the waker still run, and a worker thread that resolved the job lives on.
 //!
 //! A promise dropped without completing (a pool that discarded a queued job) resolves the job
 //! as [`JobError::Cancelled`], so no handle waits forever.
 
 use std::fmt;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,6 +44,14 @@ use crate::error::JobError;
 
 /// A callback run once when the job is resolved.
 type DoneCallback = Box<dyn FnOnce() + Send>;
+
+/// Runs done callbacks in order; a panicking one is skipped (module docs, "Callbacks and
+/// wakers"), so it cannot kill the worker thread resolving the job nor starve the waker.
+fn run_callbacks(callbacks: Vec<DoneCallback>) {
+    for callback in callbacks {
+        let _ = catch_unwind(AssertUnwindSafe(callback));
+    }
+}
 
 /// Where a job is in its life (module docs, "States").
 enum Stage<T> {
@@ -92,9 +103,7 @@ impl<T> JobCell<T> {
             (std::mem::take(&mut state.callbacks), state.waker.take())
         };
         self.resolved.notify_all();
-        for callback in callbacks {
-            callback();
-        }
+        run_callbacks(callbacks);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -209,7 +218,7 @@ impl<T> JobHandle<T> {
             (std::mem::take(&mut state.callbacks), state.waker.take())
         };
         self.cell.resolved.notify_all();
-        callbacks.into_iter().for_each(|callback| callback());
+        run_callbacks(callbacks);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -261,7 +270,8 @@ impl<T> JobHandle<T> {
     }
 
     /// Runs `callback` once when the job is resolved, on the thread that resolves it; at once,
-    /// on this thread, if it already is (Python's `add_done_callback`).
+    /// on this thread, if it already is (Python's `add_done_callback`). A callback that
+    /// panics is reported by the panic hook and otherwise ignored.
     pub fn add_done_callback(&self, callback: impl FnOnce() + Send + 'static) {
         {
             let mut state = self.cell.state.lock();
@@ -270,7 +280,7 @@ impl<T> JobHandle<T> {
                 return;
             }
         }
-        callback();
+        run_callbacks(vec![Box::new(callback)]);
     }
 }
 

@@ -48,7 +48,7 @@ fn assert_no_thread_named(name: &str) {
 
 /// How many threads the test harness may add while an `exclusive` body runs: one blocked
 /// test thread per other test slot (see `lifecycle::fds_only`).
-fn harness_slack() -> usize {
+pub(crate) fn harness_slack() -> usize {
     let slots = std::env::var("RUST_TEST_THREADS")
         .ok()
         .and_then(|value| value.parse().ok())
@@ -58,7 +58,7 @@ fn harness_slack() -> usize {
 }
 
 /// `before` with room for the harness's threads (file descriptors stay exact).
-fn with_harness_slack(before: Resources) -> Resources {
+pub(crate) fn with_harness_slack(before: Resources) -> Resources {
     Resources {
         threads: before.threads + harness_slack(),
         ..before

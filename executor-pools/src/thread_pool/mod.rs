@@ -276,8 +276,11 @@ impl ThreadPool {
         aftermath.finish();
         let me = std::thread::current().id();
         for thread in threads {
-            // Careful: a job that shuts its own pool down cannot join its own thread.
-            if thread.thread().id() != me {
+            if thread.thread().id() == me {
+                // Careful: a job that shuts its own pool down cannot join its own thread; keep
+                // its handle, so a later shutdown (or the drop) on another thread joins it.
+                self.inner.state.lock().threads.push(thread);
+            } else {
                 let _ = thread.join();
             }
         }
@@ -415,15 +418,15 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>) -> bool {
+    fn run(self: Box<Self>, finished: &mut dyn FnMut()) {
         let Plain { f, promise } = *self;
         if !promise.start() {
-            return false;
+            return;
         }
         let outcome = catch_unwind(AssertUnwindSafe(f))
             .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
+        finished();
         promise.complete(outcome);
-        true
     }
 
     fn fail(self: Box<Self>, error: JobError) {
@@ -444,18 +447,18 @@ where
     F: FnOnce(CancelToken) -> R + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>) -> bool {
+    fn run(self: Box<Self>, finished: &mut dyn FnMut()) {
         let WithToken { f, promise } = *self;
         if !promise.start() {
-            return false;
+            return;
         }
         let token = CancelToken::new();
         let tripped = token.clone();
         promise.set_stopper(move || tripped.cancel());
         let outcome = catch_unwind(AssertUnwindSafe(|| f(token)))
             .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
+        finished();
         promise.complete(outcome);
-        true
     }
 
     fn fail(self: Box<Self>, error: JobError) {

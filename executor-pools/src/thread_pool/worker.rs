@@ -4,7 +4,10 @@
 //!
 //! Workers start on demand: a submit that leaves more queued jobs than idle workers starts
 //! one more thread, up to `max_workers`. So a job never waits behind a busy worker while a
-//! thread could be started, and no thread starts while an idle one could take the job.
+//! thread could be started, and no thread starts while an idle one could take the job. A
+//! worker counts as idle from the moment its job returns, before the job's handle resolves:
+//! otherwise a caller woken by the result could submit its next job while the worker is
+//! still on its way back to the queue, and start a needless thread.
 //! An idle worker exits after `idle_timeout` without a job. (Python starts a thread per submit
 //! unless its idle semaphore says one is free; tokio's blocking pool uses the same
 //! idle-count rule as here.)
@@ -30,9 +33,10 @@ use crate::error::{panic_message, JobError};
 
 /// A queued job, type-erased (see `ThreadPool::submit` for the concrete kinds).
 pub(crate) trait Work: Send {
-    /// Runs the job and completes its handle. Returns whether it ran (`false`: it had been
-    /// cancelled while queued, so it was skipped).
-    fn run(self: Box<Self>) -> bool;
+    /// Runs the job and completes its handle, calling `finished` once between the end of the
+    /// job and the completion. A job cancelled while queued is skipped: dropped unrun, without
+    /// calling `finished`.
+    fn run(self: Box<Self>, finished: &mut dyn FnMut());
     /// Resolves the handle with `error` without running the job.
     fn fail(self: Box<Self>, error: JobError);
 }
@@ -264,11 +268,27 @@ impl Inner {
             state.running += 1;
             drop(state);
             wakers.into_iter().for_each(Waker::wake);
-            let ran = work.run();
+            // Careful: the worker counts as idle again *before* the job's handle resolves, so
+            // a caller that submits its next job as soon as it has this one's result finds it
+            // idle and no second thread starts (sequential jobs reuse one thread).
+            let mut finished = false;
+            // Careful: a panic can still escape a job after its body (a discarded value or a
+            // skipped closure whose `Drop` panics); catch it, so the counts stay true and the
+            // worker lives on.
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                work.run(&mut || {
+                    finished = true;
+                    let mut state = self.state.lock();
+                    state.running -= 1;
+                    state.completed += 1;
+                    state.idle += 1;
+                });
+            }));
             state = self.state.lock();
-            state.running -= 1;
-            if ran {
-                state.completed += 1;
+            if finished {
+                state.idle -= 1;
+            } else {
+                state.running -= 1;
             }
         }
     }
