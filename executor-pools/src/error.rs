@@ -83,7 +83,6 @@ impl fmt::Display for JobError {
 impl std::error::Error for JobError {}
 
 /// A non-blocking submission that was refused; the job is handed back.
-#[derive(Debug)]
 pub enum TrySubmitError<J> {
     /// The bounded queue is full: try again later, `submit` (blocks), or `submit_async`.
     Full(J),
@@ -111,7 +110,17 @@ impl<J> fmt::Display for TrySubmitError<J> {
     }
 }
 
-impl<J: fmt::Debug> std::error::Error for TrySubmitError<J> {}
+// By hand, so that a closure job (never `Debug`) still allows `try_submit(f).unwrap()`.
+impl<J> fmt::Debug for TrySubmitError<J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySubmitError::Full(_) => f.write_str("Full(..)"),
+            TrySubmitError::Refused(_, error) => write!(f, "Refused(.., {error:?})"),
+        }
+    }
+}
+
+impl<J> std::error::Error for TrySubmitError<J> {}
 
 /// The text of a panic payload (`&str` or `String`; anything else is named as such).
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -24,7 +24,9 @@ fn registry() -> Registry {
         let start = Instant::now();
         let mut x = n;
         for _ in 0..n {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
         }
         (x, start.elapsed().as_micros() as u64)
     })

@@ -40,7 +40,9 @@ fn main() {
         assert_eq!(outcome, Err(JobError::TimedOut));
         // ANCHOR_END: timeout
         let second = lp.run_in_executor(&pool, PID.call(())).await.unwrap();
-        println!("the endless job timed out; worker {first} was killed, worker {second} replaced it");
+        println!(
+            "the endless job timed out; worker {first} was killed, worker {second} replaced it"
+        );
 
         // Cancelling the awaiting task kills the worker running its job too.
         let task = evloop::spawn({
@@ -51,7 +53,9 @@ fn main() {
         evloop::sleep(Duration::from_millis(100)).await;
         task.cancel();
         let third = lp.run_in_executor(&pool, PID.call(())).await.unwrap();
-        println!("the cancelled task's job was killed with worker {second}; worker {third} took over");
+        println!(
+            "the cancelled task's job was killed with worker {second}; worker {third} took over"
+        );
     })
     .expect("run");
     println!("worker restarts: {}", pool.counters().restarts);

@@ -43,27 +43,49 @@ fn census() -> (usize, usize, usize) {
 fn main() {
     evloop::pools::worker_main(registry);
     let before = census();
-    println!("before: {} threads, {} fds, {} children", before.0, before.1, before.2);
+    println!(
+        "before: {} threads, {} fds, {} children",
+        before.0, before.1, before.2
+    );
 
     // ANCHOR: s14
     // 1. Created, used, shut down with wait: every thread joined, every worker reaped.
     let threads = ThreadPool::builder().max_workers(4).build();
-    let processes = ProcessPool::builder(registry()).max_workers(2).build().unwrap();
-    let jobs: Vec<_> = (0..4).map(|i| threads.submit(move || i * 2).unwrap()).collect();
-    let calls: Vec<_> = (0..4).map(|i| processes.submit(NAP.call(i)).unwrap()).collect();
+    let processes = ProcessPool::builder(registry())
+        .max_workers(2)
+        .build()
+        .unwrap();
+    let jobs: Vec<_> = (0..4)
+        .map(|i| threads.submit(move || i * 2).unwrap())
+        .collect();
+    let calls: Vec<_> = (0..4)
+        .map(|i| processes.submit(NAP.call(i)).unwrap())
+        .collect();
     jobs.into_iter().for_each(|job| drop(job.result().unwrap()));
-    calls.into_iter().for_each(|call| drop(call.result().unwrap()));
+    calls
+        .into_iter()
+        .for_each(|call| drop(call.result().unwrap()));
     threads.shutdown(true, false);
     processes.shutdown(true, false);
-    println!("after shutdown(wait): {:?} (threads, fds, children)", census());
+    println!(
+        "after shutdown(wait): {:?} (threads, fds, children)",
+        census()
+    );
 
     // 2. Dropped mid-work: the thread pool's drop joins its threads (their jobs finish);
     //    the process pool's drop never blocks: it kills its busy workers and reaps them in
     //    the background.
     let threads = ThreadPool::builder().max_workers(4).build();
-    let processes = ProcessPool::builder(registry()).max_workers(2).build().unwrap();
+    let processes = ProcessPool::builder(registry())
+        .max_workers(2)
+        .build()
+        .unwrap();
     for _ in 0..4 {
-        drop(threads.submit(|| thread::sleep(Duration::from_millis(50))).unwrap());
+        drop(
+            threads
+                .submit(|| thread::sleep(Duration::from_millis(50)))
+                .unwrap(),
+        );
         drop(processes.submit(NAP.call(10_000)).unwrap());
     }
     thread::sleep(Duration::from_millis(100));
@@ -80,7 +102,10 @@ fn main() {
         thread::sleep(Duration::from_millis(10));
         after = census();
     }
-    println!("after the drops: {} threads, {} fds, {} children", after.0, after.1, after.2);
+    println!(
+        "after the drops: {} threads, {} fds, {} children",
+        after.0, after.1, after.2
+    );
     assert_eq!(after, before, "something was left behind");
     println!("nothing left behind");
 }
