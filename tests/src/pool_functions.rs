@@ -48,8 +48,9 @@ pub const SET_GREETING: Function<String, ()> = Function::new("set_greeting");
 pub const GREETING: Function<(), String> = Function::new("greeting");
 /// Builds a pool of the same registry inside the worker and squares `0..n` on it.
 pub const NESTED: Function<u64, Vec<u64>> = Function::new("nested");
-/// A CPU-bound loop of `n` rounds; returns a checksum.
-pub const CPU_WORK: Function<u64, u64> = Function::new("cpu_work");
+/// A CPU-bound loop of `n` rounds; returns a checksum and when it started and ended (µs since
+/// the Unix epoch, so a test can see whether two jobs overlapped).
+pub const CPU_WORK: Function<u64, (u64, u64, u64)> = Function::new("cpu_work");
 /// The worker's open file descriptors: `(fd, readlink target)`, without the one used to list
 /// them.
 pub const OPEN_FDS: Function<(), Vec<(i32, String)>> = Function::new("open_fds");
@@ -131,13 +132,18 @@ fn nested(n: u64) -> Vec<u64> {
     squares
 }
 
-/// A checksum of `n` rounds of integer mixing.
-fn cpu_work(n: u64) -> u64 {
+/// A checksum of `n` rounds of integer mixing, with the start and end times.
+fn cpu_work(n: u64) -> (u64, u64, u64) {
+    let now = || {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        since.map_or(0, |d| d.as_micros() as u64)
+    };
+    let started = now();
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     for i in 0..n {
         x = std::hint::black_box(x.rotate_left(5) ^ i).wrapping_mul(0x100_0000_01B3);
     }
-    x
+    (x, started, now())
 }
 
 /// This process's open fds and what they point at, minus the directory handle that lists them.
