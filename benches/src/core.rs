@@ -25,6 +25,7 @@ mod callbacks;
 mod countdown;
 mod executor;
 mod harness;
+mod process;
 mod tasks;
 mod threadsafe;
 mod timers;
@@ -244,6 +245,8 @@ fn run_in_child(index: usize) -> harness::Outcome {
 /// Runs the selected benchmarks and prints the tables. In `--bench` mode each benchmark runs
 /// in its own child process (see [`run_in_child`]); under `cargo test` all run in-process.
 fn main() {
+    // Process-pool workers are re-executions of this binary (benchmarks 8 and 9).
+    evloop::pools::worker_main(process::registry);
     let (config, filter, child) = parse_args();
     if let Some(index) = child {
         let bench = &benches()[index];
@@ -284,5 +287,9 @@ fn main() {
     println!("{}", harness::spread_header());
     for ((_, bench), outcome) in selected.iter().zip(&outcomes) {
         println!("{}", harness::spread_row(bench, outcome));
+    }
+    // Benchmarks 8 and 9 (the process pool) have peers outside Rust; their own table.
+    if filter.as_deref().is_none_or(|f| "process pool".contains(f)) {
+        process::report(2_000 / config.ops_divisor.min(100), config.rounds);
     }
 }

@@ -29,7 +29,9 @@ pub fn registry() -> Registry {
         .register(BURN, |n| {
             let mut x = n;
             for _ in 0..n {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
             }
             x
         })
@@ -45,11 +47,16 @@ pub fn evloop_roundtrip(ops: u64) -> f64 {
     let elapsed = lp
         .run_until_complete(async {
             let lp = evloop::get_running_loop().expect("running");
-            lp.run_in_executor(&pool, INC.call(0)).await.expect("warm-up");
+            lp.run_in_executor(&pool, INC.call(0))
+                .await
+                .expect("warm-up");
             let start = Instant::now();
             let mut sum = 0;
             for i in 0..ops {
-                sum += lp.run_in_executor(&pool, INC.call(i)).await.expect("a call");
+                sum += lp
+                    .run_in_executor(&pool, INC.call(i))
+                    .await
+                    .expect("a call");
             }
             let elapsed = start.elapsed();
             assert_eq!(sum, (1..=ops).sum::<u64>());
@@ -63,7 +70,10 @@ pub fn evloop_roundtrip(ops: u64) -> f64 {
 
 /// Python: the script's median ns/op, or why it could not run.
 pub fn python_roundtrip(ops: u64, rounds: usize) -> Result<f64, String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/asyncio_process_pool.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/python/asyncio_process_pool.py"
+    );
     let output = Command::new("python3")
         .arg(script)
         .arg(ops.to_string())
@@ -125,8 +135,16 @@ pub fn report(ops: u64, rounds: usize) {
     }
     let jobs = 16;
     let work = (ops * 2_000).max(200_000);
-    let one = median((0..rounds).map(|_| burn_batch(1, jobs, work).as_secs_f64()).collect());
-    let two = median((0..rounds).map(|_| burn_batch(2, jobs, work).as_secs_f64()).collect());
+    let one = median(
+        (0..rounds)
+            .map(|_| burn_batch(1, jobs, work).as_secs_f64())
+            .collect(),
+    );
+    let two = median(
+        (0..rounds)
+            .map(|_| burn_batch(2, jobs, work).as_secs_f64())
+            .collect(),
+    );
     let speedup = one / two;
     println!(
         "| CPU-bound batch ({jobs} jobs of {work} LCG rounds), 2 workers vs 1 | {jobs} | {:.1} ms | {:.1} ms (1 worker) | {speedup:.2}x faster | >= 1.8x faster | {} |",

@@ -31,11 +31,11 @@
 mod error;
 mod executor;
 mod job;
-// mod process_pool; (arrives with the process pool)
+mod process_pool;
 mod thread_pool;
 
 pub use error::{JobError, TrySubmitError, WorkerExit};
 pub use executor::{Counters, Executor, SubmitJob};
 pub use job::{CancelToken, JobHandle};
-// pub use process_pool::{worker_main, Call, Function, ProcessPool, ProcessPoolBuilder, Registry};
+pub use process_pool::{worker_main, Call, Function, ProcessPool, ProcessPoolBuilder, Registry};
 pub use thread_pool::{Cancellable, MapResults, ThreadPool, ThreadPoolBuilder};

@@ -60,7 +60,7 @@ fn main() {
         });
         // Eight CPU-heavy calls, queued at once, two at a time in the two workers.
         let jobs: Vec<_> = (0..8)
-            .map(|_| lp.run_in_executor(&pool, BURN.call(150_000_000)))
+            .map(|_| lp.run_in_executor(&pool, BURN.call(300_000_000)))
             .collect();
         let mut job_micros = 0;
         for job in jobs {

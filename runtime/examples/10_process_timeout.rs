@@ -5,6 +5,7 @@
 //!
 //! Run: `cargo run -p evloop --example 10_process_timeout`
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use evloop::pools::{Function, JobError, ProcessPool, Registry};
@@ -24,10 +25,12 @@ fn registry() -> Registry {
 
 fn main() {
     evloop::pools::worker_main(registry);
-    let pool = ProcessPool::builder(registry())
-        .max_workers(1)
-        .build()
-        .expect("a process pool");
+    let pool = Arc::new(
+        ProcessPool::builder(registry())
+            .max_workers(1)
+            .build()
+            .expect("a process pool"),
+    );
     evloop::run(async {
         let lp = evloop::get_running_loop().unwrap();
         let first = lp.run_in_executor(&pool, PID.call(())).await.unwrap();
@@ -45,11 +48,9 @@ fn main() {
         );
 
         // Cancelling the awaiting task kills the worker running its job too.
-        let task = evloop::spawn({
-            let lp = lp.clone();
-            let job = lp.run_in_executor(&pool, SPIN.call(()));
-            async move { job.await }
-        });
+        // (The task owns an `Arc` of the pool, so its future is 'static.)
+        let job = lp.run_in_executor(pool.clone(), SPIN.call(()));
+        let task = evloop::spawn(job);
         evloop::sleep(Duration::from_millis(100)).await;
         task.cancel();
         let third = lp.run_in_executor(&pool, PID.call(())).await.unwrap();

@@ -61,10 +61,12 @@ fn main() {
     let calls: Vec<_> = (0..4)
         .map(|i| processes.submit(NAP.call(i)).unwrap())
         .collect();
-    jobs.into_iter().for_each(|job| drop(job.result().unwrap()));
-    calls
+    let doubled: Vec<i32> = jobs.into_iter().map(|job| job.result().unwrap()).collect();
+    let napped: Vec<u64> = calls
         .into_iter()
-        .for_each(|call| drop(call.result().unwrap()));
+        .map(|call| call.result().unwrap())
+        .collect();
+    assert_eq!((doubled, napped), (vec![0, 2, 4, 6], vec![0, 1, 2, 3]));
     threads.shutdown(true, false);
     processes.shutdown(true, false);
     println!(

@@ -1,0 +1,508 @@
+//! The process pool's normal life: round trips, `map`, the handshake, large and oversized
+//! frames, worker recycling, nested pools, and clean endings (S10, S14).
+//!
+//! Leak checks count file descriptors ([`Resources`]), child processes ([`children`]) and
+//! the pool's own threads by name ([`threads_named`]); a plain thread count is noisy, see
+//! `lifecycle::fds_only`.
+//!
+//! Every pool here runs the `pool-worker` binary (`.program(...)`), which calls
+//! `worker_main(pool_functions::registry)`; the test binary itself never calls `worker_main`.
+//! The real current-executable path (the default program) is checked by running
+//! `pool-worker demo`, a parent of its own.
+//!
+//! This file also holds the helpers the other process-pool files share: [`builder`],
+//! [`children`] (our child processes, from `/proc`), [`wait_for`], [`is_alive`],
+//! [`temp_path`].
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use evloop_pools::{Function, JobError, ProcessPool, ProcessPoolBuilder};
+
+use crate::lifecycle::fds_only;
+use crate::pool_functions::{
+    registry, BYTES, CPU_WORK, ECHO, GREETING, NESTED, OPEN_FDS, PID, SET_GREETING, SLEEP_MS,
+    SQUARE, SQUARE_EVEN,
+};
+use crate::util::{deadline, exclusive, Resources, BUDGET};
+
+/// A pool builder of `workers` workers running the `pool-worker` binary.
+pub fn builder(workers: usize) -> ProcessPoolBuilder {
+    ProcessPool::builder(registry())
+        .program(env!("CARGO_BIN_EXE_pool-worker"))
+        .max_workers(workers)
+}
+
+/// The state letter and parent pid of process `pid` (from `/proc/<pid>/stat`).
+fn stat(pid: u32) -> Option<(char, u32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Careful: the command name is in parentheses and may hold spaces; split after it.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// The pids of our child processes (zombies included).
+pub fn children() -> Vec<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|pid| stat(*pid).is_some_and(|(_, ppid)| ppid == me))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `pid` is a live (not zombie) process.
+pub fn is_alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
+}
+
+/// Polls `condition` until it holds, failing the test after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let until = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// How many of our threads have a name starting with `prefix` (at most 15 characters: the
+/// kernel keeps no more of a thread's name).
+pub fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|dir| {
+            dir.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("comm")).ok())
+                .filter(|name| name.starts_with(prefix))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A fresh path in the temp directory (not created).
+pub fn temp_path(tag: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("evloop-tests-{}-{tag}-{n}", std::process::id()))
+}
+
+#[test]
+fn a_call_round_trips_through_a_worker_process() {
+    deadline(BUDGET, || {
+        let pool = builder(2).build().unwrap();
+        assert_eq!(pool.submit(SQUARE.call(7)).unwrap().result(), Ok(49));
+        let pid = pool.submit(PID.call(())).unwrap().result().unwrap();
+        assert_ne!(pid, std::process::id());
+        assert!(pool.worker_pids().contains(&pid));
+        // The handle is a future too, and submit_async queues without blocking the loop.
+        let value = evloop::run(async {
+            let job = pool.submit_async(SQUARE.call(9)).await.unwrap();
+            job.await
+        });
+        assert_eq!(value.unwrap(), Ok(81));
+        pool.shutdown(true, false);
+        assert_eq!(pool.counters().workers, 0);
+        assert_eq!(pool.submit(SQUARE.call(1)).unwrap_err(), JobError::ShutDown);
+    });
+}
+
+#[test]
+fn map_keeps_input_order_and_a_panicking_element_fails_alone() {
+    deadline(BUDGET, || {
+        let pool = builder(2).build().unwrap();
+        let squares: Vec<u64> = pool
+            .map(SQUARE, 0..50, 7)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(squares, (0..50).map(|x| x * x).collect::<Vec<_>>());
+        for (x, outcome) in pool.map(SQUARE_EVEN, 0..10, 3).unwrap().enumerate() {
+            let x = x as u64;
+            match outcome {
+                Ok(value) => assert!(x % 2 == 0 && value == x * x, "{x} -> {value}"),
+                Err(JobError::Panicked(message)) => {
+                    assert!(x % 2 == 1, "{x} panicked");
+                    assert!(message.contains(&format!("odd input {x}")), "{message}");
+                }
+                Err(other) => panic!("{x}: unexpected {other:?}"),
+            }
+        }
+    });
+}
+
+#[test]
+fn a_registry_mismatch_breaks_the_pool_with_the_fix() {
+    deadline(BUDGET, || {
+        const EXTRA: Function<u8, u8> = Function::new("extra");
+        let pool = ProcessPool::builder(registry().register(EXTRA, |x| x))
+            .program(env!("CARGO_BIN_EXE_pool-worker"))
+            .max_workers(1)
+            .build()
+            .unwrap();
+        let Err(JobError::BrokenPool(why)) = pool.submit(SQUARE.call(2)).unwrap().result() else {
+            panic!("expected a broken pool");
+        };
+        assert!(
+            why.contains("`extra` is registered in the parent but not in the worker")
+                && why.contains("worker_main"),
+            "{why}"
+        );
+        assert_eq!(pool.broken(), Some(why.clone()));
+        assert_eq!(
+            pool.submit(SQUARE.call(2)).unwrap_err(),
+            JobError::BrokenPool(why)
+        );
+        // A function the pool's registry lacks is refused at submit, per job.
+        let unknown: Function<u64, u64> = Function::new("unknown");
+        let pool = builder(1).build().unwrap();
+        let outcome = pool.submit(unknown.call(1)).unwrap().result();
+        assert!(matches!(outcome, Err(JobError::Protocol(ref why)) if why.contains("`unknown`")));
+    });
+}
+
+#[test]
+fn the_default_program_re_executes_the_current_binary() {
+    deadline(BUDGET, || {
+        let output = Command::new(env!("CARGO_BIN_EXE_pool-worker"))
+            .arg("demo")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{output:?}");
+        assert!(stdout.contains("squares: [1, 4, 9, 16, 25]"), "{stdout}");
+        assert!(
+            stdout.contains("worker is another process: true"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("nested: [0, 1, 4, 9]"), "{stdout}");
+        assert!(stdout.contains("workers after shutdown: 0"), "{stdout}");
+    });
+}
+
+#[test]
+fn a_program_without_worker_main_is_refused_before_any_spawn() {
+    deadline(BUDGET, || {
+        let output = Command::new(env!("CARGO_BIN_EXE_no-worker-main"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("call evloop_pools::worker_main(registry) as the first line of main()"),
+            "{stderr}"
+        );
+        // One message: no re-executed copy printed its own.
+        assert_eq!(
+            stderr.matches("first line of main()").count(),
+            1,
+            "{stderr}"
+        );
+        // Used as another pool's worker program, it exits at once (code 97) and says why.
+        let pool = builder(1)
+            .program(env!("CARGO_BIN_EXE_no-worker-main"))
+            .max_startup_failures(2)
+            .build()
+            .unwrap();
+        let outcome = pool.submit(SQUARE.call(2)).unwrap().result();
+        assert!(
+            matches!(outcome, Err(JobError::BrokenPool(ref why)) if why.contains("never called worker_main")),
+            "{outcome:?}"
+        );
+    });
+}
+
+#[test]
+fn a_program_that_never_connects_times_out_and_breaks_the_pool() {
+    deadline(BUDGET, || {
+        let pool = ProcessPool::builder(registry())
+            .program("sleep")
+            .args(vec!["5".into()])
+            .start_timeout(Duration::from_millis(150))
+            .max_startup_failures(2)
+            .build()
+            .unwrap();
+        let outcome = pool.submit(SQUARE.call(2)).unwrap().result();
+        assert!(
+            matches!(outcome, Err(JobError::BrokenPool(ref why))
+                if why.contains("did not connect within the start timeout") && why.contains("worker_main")),
+            "{outcome:?}"
+        );
+    });
+}
+
+#[test]
+fn payloads_of_32_mib_cross_both_ways() {
+    deadline(BUDGET, || {
+        let pool = builder(1).build().unwrap();
+        let payload: Vec<u8> = (0..32 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let echoed = pool.submit(ECHO.call(payload.clone())).unwrap().result();
+        assert!(echoed.as_ref() == Ok(&payload), "the echo differs");
+    });
+}
+
+#[test]
+fn an_oversized_frame_fails_its_job_and_the_pool_keeps_working() {
+    deadline(BUDGET, || {
+        let pool = builder(1).max_frame_size(64 << 10).build().unwrap();
+        let first = pool.submit(PID.call(())).unwrap().result().unwrap();
+        // Too large to send: refused before anything is written; the worker stays.
+        let outcome = pool.submit(ECHO.call(vec![1; 100 << 10])).unwrap().result();
+        assert!(
+            matches!(outcome, Err(JobError::Protocol(ref why)) if why.contains("max_frame_size")),
+            "{outcome:?}"
+        );
+        assert_eq!(pool.submit(PID.call(())).unwrap().result(), Ok(first));
+        // Too large a reply: refused on the header; the worker is replaced.
+        let outcome = pool.submit(BYTES.call(100 << 10)).unwrap().result();
+        assert!(
+            matches!(outcome, Err(JobError::Protocol(ref why)) if why.contains("max_frame_size")),
+            "{outcome:?}"
+        );
+        let second = pool.submit(PID.call(())).unwrap().result().unwrap();
+        assert_ne!(second, first);
+        assert_eq!(pool.submit(SQUARE.call(5)).unwrap().result(), Ok(25));
+        assert_eq!(pool.counters().restarts, 1);
+    });
+}
+
+/// Our fds without `O_CLOEXEC`: any child inherits those, whoever opened them (the test
+/// harness may hold some, e.g. a jobserver pipe).
+fn inheritable_fds() -> Vec<i32> {
+    /// `O_CLOEXEC` in the octal `flags:` line of `/proc/self/fdinfo/<fd>`.
+    const O_CLOEXEC: u32 = 0o2_000_000;
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    fds.into_iter()
+        .filter(|fd| {
+            let info =
+                std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+            info.lines()
+                .find_map(|line| line.strip_prefix("flags:"))
+                .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
+                .is_some_and(|flags| flags & O_CLOEXEC == 0)
+        })
+        .collect()
+}
+
+#[test]
+fn a_worker_holds_only_stdio_and_its_socket() {
+    deadline(BUDGET, || {
+        let pool = builder(1).build().unwrap();
+        let fds = pool.submit(OPEN_FDS.call(())).unwrap().result().unwrap();
+        // Besides stdio and its socket, only what the test process itself leaks to children.
+        let inherited = inheritable_fds();
+        let sockets: Vec<_> = fds
+            .iter()
+            .filter(|(_, target)| target.starts_with("socket:"))
+            .collect();
+        assert_eq!(sockets.len(), 1, "{fds:?}");
+        for (fd, target) in &fds {
+            assert!(
+                (0..=2).contains(fd) || target.starts_with("socket:") || inherited.contains(fd),
+                "the worker holds fd {fd} ({target}) it should not: {fds:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn an_initializer_runs_once_per_worker_before_its_jobs() {
+    deadline(BUDGET, || {
+        let pool = builder(1)
+            .initializer(SET_GREETING, "hello from init".to_string())
+            .build()
+            .unwrap();
+        let greeting = pool.submit(GREETING.call(())).unwrap().result();
+        assert_eq!(greeting.as_deref(), Ok("hello from init"));
+    });
+}
+
+/// Runs `jobs` PID jobs on 2 workers recycled after `per_child` jobs; returns each pid's count.
+fn recycled_pids(per_child: usize, jobs: usize) -> (Vec<usize>, u64) {
+    let pool = builder(2)
+        .max_tasks_per_child(Some(per_child))
+        .build()
+        .unwrap();
+    let handles: Vec<_> = (0..jobs)
+        .map(|_| pool.submit(PID.call(())).unwrap())
+        .collect();
+    let pids: Vec<u32> = handles.into_iter().map(|h| h.result().unwrap()).collect();
+    let distinct: HashSet<u32> = pids.iter().copied().collect();
+    let counts = distinct
+        .iter()
+        .map(|pid| pids.iter().filter(|p| *p == pid).count())
+        .collect();
+    pool.shutdown(true, false);
+    (counts, pool.counters().restarts)
+}
+
+#[test]
+fn max_tasks_per_child_recycles_workers_under_a_backlog() {
+    deadline(BUDGET, || {
+        let (counts, restarts) = recycled_pids(1, 8);
+        assert_eq!(counts, vec![1; 8], "one job per worker");
+        assert_eq!(restarts, 6, "8 workers in 2 slots");
+        let (counts, restarts) = recycled_pids(2, 8);
+        assert!(counts.iter().all(|n| *n <= 2), "{counts:?}");
+        assert!(counts.len() >= 4, "{counts:?}");
+        assert_eq!(restarts, counts.len() as u64 - 2);
+    });
+}
+
+#[test]
+fn a_job_can_build_a_pool_of_its_own() {
+    deadline(BUDGET, || {
+        let pool = builder(1).build().unwrap();
+        let squares = pool.submit(NESTED.call(5)).unwrap().result();
+        assert_eq!(squares, Ok(vec![0, 1, 4, 9, 16]));
+    });
+}
+
+/// S10: CPU-heavy jobs run at the same time in two workers while a heartbeat keeps ticking on
+/// the loop.
+///
+/// Careful: "both cores" is judged by overlap, not speed-up: the two jobs' run intervals (as
+/// the workers timed them) must mostly overlap. A speed-up check would fail whenever another
+/// program on the machine takes a core, which is no fault of the pool.
+#[test]
+fn s10_cpu_work_runs_in_parallel_while_the_loop_ticks() {
+    exclusive(BUDGET, || {
+        let pool = builder(2).build().unwrap();
+        let (reports, worst_gap) = evloop::run(async {
+            let jobs: Vec<_> = (0..2)
+                .map(|_| pool.submit(CPU_WORK.call(30_000_000)).unwrap())
+                .collect();
+            // A heartbeat every 10 ms while the jobs run.
+            let mut worst_gap = Duration::ZERO;
+            let mut last = Instant::now();
+            while !jobs.iter().all(|job| job.is_done()) {
+                evloop::sleep(Duration::from_millis(10)).await;
+                worst_gap = worst_gap.max(last.elapsed());
+                last = Instant::now();
+            }
+            let mut reports = Vec::new();
+            for job in jobs {
+                reports.push(job.await.unwrap());
+            }
+            (reports, worst_gap)
+        })
+        .unwrap();
+        assert!(
+            worst_gap < Duration::from_millis(250),
+            "the heartbeat stalled: {worst_gap:?}"
+        );
+        let [(a, a_start, a_end), (b, b_start, b_end)] = reports[..] else {
+            unreachable!()
+        };
+        assert_eq!(a, b, "same input, same checksum");
+        let overlap = a_end.min(b_end).saturating_sub(a_start.max(b_start));
+        let shorter = (a_end - a_start).min(b_end - b_start);
+        assert!(
+            overlap * 2 > shorter,
+            "the jobs ran one after the other: {reports:?} (start, end in µs)"
+        );
+    });
+}
+
+/// S14: a pool used and shut down with `wait` leaves no child, thread or fd behind.
+#[test]
+fn s14_shutdown_with_wait_reaps_every_worker() {
+    exclusive(BUDGET, || {
+        wait_for("earlier pools' children to go", BUDGET / 4, || {
+            children().is_empty()
+        });
+        let before = fds_only(Resources::now());
+        let pool = builder(2)
+            .max_tasks_per_child(Some(3))
+            .thread_name_prefix("s14-wait")
+            .build()
+            .unwrap();
+        let jobs: Vec<_> = (0..10)
+            .map(|i| pool.submit(SQUARE.call(i)).unwrap())
+            .collect();
+        for (i, job) in jobs.into_iter().enumerate() {
+            assert_eq!(job.result(), Ok((i * i) as u64));
+        }
+        pool.shutdown(true, false);
+        assert_eq!(children(), Vec::<u32>::new(), "a worker was not reaped");
+        assert_eq!(threads_named("s14-wait"), 0, "a supervisor was not joined");
+        drop(pool);
+        before.assert_back_to("a process pool shut down with wait");
+    });
+}
+
+/// S14: a pool dropped mid-work stops its jobs and, in the background, reaps its workers.
+#[test]
+fn s14_a_pool_dropped_mid_work_leaves_nothing_behind() {
+    exclusive(BUDGET, || {
+        wait_for("earlier pools' children to go", BUDGET / 4, || {
+            children().is_empty()
+        });
+        let before = fds_only(Resources::now());
+        let pool = builder(2).thread_name_prefix("s14-drop").build().unwrap();
+        let jobs: Vec<_> = (0..5)
+            .map(|_| pool.submit(SLEEP_MS.call(60_000)).unwrap())
+            .collect();
+        wait_for("two running jobs", BUDGET / 4, || {
+            jobs.iter().filter(|job| job.is_running()).count() == 2 && pool.worker_pids().len() == 2
+        });
+        let pids = pool.worker_pids();
+        let dropped = Instant::now();
+        drop(pool);
+        assert!(
+            dropped.elapsed() < Duration::from_millis(500),
+            "drop blocked"
+        );
+        for job in jobs {
+            assert_eq!(job.result(), Err(JobError::Cancelled));
+        }
+        wait_for("the workers to be reaped", BUDGET / 4, || {
+            children().is_empty() && !pids.iter().any(|pid| is_alive(*pid))
+        });
+        wait_for("the supervisors to exit", BUDGET / 4, || {
+            threads_named("s14-drop") == 0
+        });
+        before.assert_back_to("a process pool dropped mid-work");
+    });
+}
+
+#[test]
+fn workers_die_when_their_parent_dies() {
+    deadline(BUDGET, || {
+        use std::io::BufRead;
+        let mut parent = Command::new(env!("CARGO_BIN_EXE_pool-worker"))
+            .arg("orphan")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let stdout = parent.stdout.take().unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        let pids: Vec<u32> = line
+            .trim()
+            .strip_prefix("pids: ")
+            .unwrap_or_else(|| panic!("unexpected output {line:?}"))
+            .split(' ')
+            .map(|pid| pid.parse().unwrap())
+            .collect();
+        assert_eq!(pids.len(), 2);
+        assert!(pids.iter().all(|pid| is_alive(*pid)));
+        parent.kill().unwrap();
+        parent.wait().unwrap();
+        wait_for(
+            "the orphaned workers to exit",
+            Duration::from_secs(5),
+            || !pids.iter().any(|pid| is_alive(*pid)),
+        );
+    });
+}
