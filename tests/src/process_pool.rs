@@ -24,8 +24,8 @@ use evloop_pools::{Function, JobError, ProcessPool, ProcessPoolBuilder};
 
 use crate::lifecycle::fds_only;
 use crate::pool_functions::{
-    registry, BYTES, CPU_WORK, ECHO, GREETING, NESTED, OPEN_FDS, PID, SET_GREETING, SLEEP_MS,
-    SQUARE, SQUARE_EVEN,
+    registry, Bytes, BYTES, CPU_WORK, ECHO, GREETING, NESTED, OPEN_FDS, PID, SET_GREETING,
+    SLEEP_MS, SQUARE, SQUARE_EVEN,
 };
 use crate::util::{deadline, exclusive, Resources, BUDGET};
 
@@ -240,9 +240,16 @@ fn a_program_that_never_connects_times_out_and_breaks_the_pool() {
 fn payloads_of_32_mib_cross_both_ways() {
     deadline(BUDGET, || {
         let pool = builder(1).build().unwrap();
-        let payload: Vec<u8> = (0..32 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let payload = Bytes((0..32 << 20).map(|i: u32| (i % 251) as u8).collect());
         let echoed = pool.submit(ECHO.call(payload.clone())).unwrap().result();
-        assert!(echoed.as_ref() == Ok(&payload), "the echo differs");
+        assert!(
+            echoed.as_ref() == Ok(&payload),
+            "the echo differs: {:?}",
+            echoed.map(|b| b.0.len())
+        );
+        // A plain Vec<u8> crosses too (serde encodes it byte by byte: keep it small in debug).
+        let outcome = pool.submit(BYTES.call(1 << 20)).unwrap().result();
+        assert_eq!(outcome, Ok(vec![7; 1 << 20]));
     });
 }
 
@@ -252,7 +259,10 @@ fn an_oversized_frame_fails_its_job_and_the_pool_keeps_working() {
         let pool = builder(1).max_frame_size(64 << 10).build().unwrap();
         let first = pool.submit(PID.call(())).unwrap().result().unwrap();
         // Too large to send: refused before anything is written; the worker stays.
-        let outcome = pool.submit(ECHO.call(vec![1; 100 << 10])).unwrap().result();
+        let outcome = pool
+            .submit(ECHO.call(Bytes(vec![1; 100 << 10])))
+            .unwrap()
+            .result();
         assert!(
             matches!(outcome, Err(JobError::Protocol(ref why)) if why.contains("max_frame_size")),
             "{outcome:?}"

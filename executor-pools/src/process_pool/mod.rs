@@ -70,7 +70,7 @@ use state::{Inner, PoolState};
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// use evloop_pools::{Function, ProcessPool, Registry};
 ///
 /// const SQUARE: Function<u64, u64> = Function::new("square");
