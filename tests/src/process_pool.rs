@@ -15,10 +15,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use evloop_pools::{Function, JobError, ProcessPool, ProcessPoolBuilder};
+use evloop_pools::{Function, JobError, ProcessPool, ProcessPoolBuilder, TrySubmitError};
 
 use crate::pool_functions::{
-    registry, Bytes, BYTES, CPU_WORK, ECHO, GREETING, NESTED, PID, SET_GREETING, SQUARE,
+    registry, Bytes, BYTES, CPU_WORK, ECHO, GREETING, NESTED, PID, SET_GREETING, SLEEP_MS, SQUARE,
     SQUARE_EVEN,
 };
 use crate::util::{deadline, exclusive, BUDGET};
@@ -87,6 +87,40 @@ fn map_keeps_input_order_and_a_panicking_element_fails_alone() {
                 Err(other) => panic!("{x}: unexpected {other:?}"),
             }
         }
+    });
+}
+
+#[test]
+fn a_bounded_queue_pushes_back_and_shutdown_can_cancel_what_waits() {
+    deadline(BUDGET, || {
+        let pool = builder(1).queue_capacity(Some(1)).build().unwrap();
+        let running = pool.submit(SLEEP_MS.call(200)).unwrap();
+        wait_for("the sleep to run", BUDGET / 4, || running.is_running());
+        let queued = pool.submit(SQUARE.call(3)).unwrap();
+        let Err(TrySubmitError::Full(call)) = pool.try_submit(SQUARE.call(4)) else {
+            panic!("the queue should be full");
+        };
+        // A blocking submit waits for room: the sleep ends, the square leaves the queue.
+        let blocked = std::thread::scope(|scope| {
+            let submitter = scope.spawn(|| pool.submit(call).unwrap());
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!submitter.is_finished(), "submit did not wait for room");
+            submitter.join().unwrap()
+        });
+        assert_eq!(running.result(), Ok(()));
+        assert_eq!(queued.result(), Ok(9));
+        assert_eq!(blocked.result(), Ok(16));
+        // shutdown(cancel_pending) cancels what waits and lets the running job finish.
+        let running = pool.submit(SLEEP_MS.call(100)).unwrap();
+        wait_for("the sleep to run", BUDGET / 4, || running.is_running());
+        let queued = pool.submit(SQUARE.call(5)).unwrap();
+        pool.shutdown(false, true);
+        assert_eq!(queued.result(), Err(JobError::Cancelled));
+        assert_eq!(running.result(), Ok(()));
+        assert!(matches!(
+            pool.try_submit(SQUARE.call(6)),
+            Err(TrySubmitError::Refused(_, JobError::ShutDown))
+        ));
     });
 }
 
