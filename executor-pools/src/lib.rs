@@ -23,7 +23,7 @@
 //! | errors | `error.rs` | [`JobError`], [`TrySubmitError`], [`WorkerExit`] |
 //! | what both pools share | `executor.rs` | [`Executor`], [`SubmitJob`], [`Counters`] |
 //! | the thread pool | `thread_pool/` | [`ThreadPool`], [`ThreadPoolBuilder`] |
-//! | the process pool | `process_pool/` | [`ProcessPool`], [`ProcessPoolBuilder`], [`Registry`], [`Function`], [`Call`] |
+//! | the process pool | `process_pool/` | [`ProcessPool`], [`ProcessPoolBuilder`], [`Registry`], [`Function`], [`Call`], [`worker_main`] |
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]

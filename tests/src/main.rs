@@ -16,6 +16,7 @@ mod loop_thread;
 mod panics;
 mod pool_functions;
 mod process_faults;
+mod process_leaks;
 mod process_pool;
 mod props_process_pool;
 mod props_scheduler;

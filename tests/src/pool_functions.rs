@@ -10,16 +10,19 @@
 
 #![allow(dead_code)]
 
+use std::fmt;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use evloop_pools::{Function, ProcessPool, Registry};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// `x * x`.
 pub const SQUARE: Function<u64, u64> = Function::new("square");
 /// Returns its argument (large payloads in both directions).
-pub const ECHO: Function<Vec<u8>, Vec<u8>> = Function::new("echo");
+pub const ECHO: Function<Bytes, Bytes> = Function::new("echo");
 /// Returns `n` bytes (a reply larger than a small `max_frame_size`).
 pub const BYTES: Function<usize, Vec<u8>> = Function::new("bytes");
 /// Sleeps that many milliseconds.
@@ -54,6 +57,41 @@ pub const CPU_WORK: Function<u64, (u64, u64, u64)> = Function::new("cpu_work");
 /// The worker's open file descriptors: `(fd, readlink target)`, without the one used to list
 /// them.
 pub const OPEN_FDS: Function<(), Vec<(i32, String)>> = Function::new("open_fds");
+
+/// A byte buffer that serde sees as one byte string (as `serde_bytes::ByteBuf` does). A plain
+/// `Vec<u8>` is a sequence of `u8`s to serde, encoded byte by byte: fine for small values,
+/// seconds per 32 MiB in a debug build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bytes(
+    /// The bytes.
+    pub Vec<u8>,
+);
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Accepts a byte string, owned or borrowed.
+        struct BytesVisitor;
+        impl Visitor<'_> for BytesVisitor {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Bytes, E> {
+                Ok(Bytes(bytes.to_vec()))
+            }
+            fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<Bytes, E> {
+                Ok(Bytes(bytes))
+            }
+        }
+        deserializer.deserialize_byte_buf(BytesVisitor)
+    }
+}
 
 /// What `SET_GREETING` stored in this worker.
 static GREETING_TEXT: Mutex<String> = Mutex::new(String::new());

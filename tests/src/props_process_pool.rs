@@ -63,15 +63,21 @@ fn op() -> impl Strategy<Value = Op> {
 /// What a submitted job should give if nothing stops it.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
+    /// `Ok(x * x)`.
     Square(u64),
+    /// `Ok(())`.
     Sleep,
+    /// `Panicked`.
     Panic,
+    /// `WorkerDied` with code 3.
     Crash,
 }
 
 /// One submitted job: its kind, its handle (type-erased to a checker), and the bookkeeping.
 struct Submitted {
+    /// What it should give if nothing stops it.
     kind: Kind,
+    /// Its handle.
     handle: Handle,
     /// A `cancel` or `abort` of it returned `true`.
     stopped: bool,
@@ -81,7 +87,9 @@ struct Submitted {
 
 /// A handle of one of the value types used here.
 enum Handle {
+    /// A square or a panic.
     Value(JobHandle<u64>),
+    /// A sleep or a crash.
     Unit(JobHandle<()>),
 }
 

@@ -18,7 +18,7 @@ use crate::error::JobError;
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 /// use evloop_pools::{Function, ProcessPool, Registry};
 ///

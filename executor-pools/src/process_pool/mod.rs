@@ -28,8 +28,16 @@
 //!
 //! # Limits
 //!
-//! Linux only (abstract Unix sockets, `/proc` in the tests). The worker program must call
-//! [`worker_main`] first in `main`; `build` refuses to re-execute a program that did not.
+//! - Linux only (abstract Unix sockets, `/proc` in the tests).
+//! - The worker program must call [`worker_main`] first in `main`; `build` refuses to
+//!   re-execute a program that did not.
+//! - Arguments and values are encoded with postcard: a `Vec<u8>` is a sequence of `u8`s to
+//!   serde, encoded byte by byte; for large byte payloads use a type serialized with
+//!   `serialize_bytes` (as `serde_bytes::ByteBuf` is).
+//! - The parent relies on Rust's default of ignoring SIGPIPE: a write to a dead worker then
+//!   fails with `EPIPE` (the job gets `WorkerDied`) instead of killing the parent.
+//! - A running job is stopped by killing its worker; nothing in the job code runs after that
+//!   (no destructors, no flushing of its own buffers).
 
 mod builder;
 mod job;
@@ -70,7 +78,7 @@ use state::{Inner, PoolState};
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// use evloop_pools::{Function, ProcessPool, Registry};
 ///
 /// const SQUARE: Function<u64, u64> = Function::new("square");
@@ -177,7 +185,9 @@ impl ProcessPool {
     /// Runs `function` on every input; the results come back in input order (Python's
     /// `Executor.map`). Inputs are sent in chunks of `chunksize` (at least 1), one job per
     /// chunk, but each input has its own outcome: a panic on one input fails only that one.
-    /// Dropping the results cancels the inputs not yet started.
+    /// Dropping the results cancels the inputs not yet started. `abort` of an input whose
+    /// chunk is running resolves that input `Cancelled`; the chunk's worker is killed once
+    /// every input of the chunk was aborted. Chunks run under the pool's `default_timeout`.
     ///
     /// # Errors
     ///
@@ -270,7 +280,10 @@ impl ProcessPool {
         self.inner.state.lock().broken.clone()
     }
 
-    /// A snapshot of the queue and the workers (`workers` counts live worker processes).
+    /// A snapshot of the queue and the workers: `workers` counts live worker processes,
+    /// `running` the supervisors busy with a job (starting its worker, or waiting for its
+    /// reply), and `restarts` the worker starts that replaced an ended worker (death, timeout,
+    /// abort, protocol error, `max_tasks_per_child`) or retried a failed start.
     pub fn counters(&self) -> Counters {
         let state = self.inner.state.lock();
         Counters {

@@ -42,7 +42,10 @@ pub(crate) const TOKEN_ENV: &str = "EVLOOP_POOLS_TOKEN";
 /// Encoded bytes (an argument or a value), serialized as one byte string rather than a
 /// sequence of `u8`s, so tens of MiB encode with one copy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Blob(pub(crate) Vec<u8>);
+pub(crate) struct Blob(
+    /// The encoded bytes.
+    pub(crate) Vec<u8>,
+);
 
 impl Serialize for Blob {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -6,7 +6,8 @@
 //! the worker looks the name up in its own registry, decodes, runs and encodes the value.
 //! Both sides build their registry from the same `fn() -> Registry` (the one passed to
 //! [`worker_main`](crate::worker_main)), and the handshake compares the two: each entry's
-//! [`Signature`] is its name and the Rust type names of its argument and value.
+//! [`Signature`] is its name and the Rust type names of its argument and value (without module
+//! paths, see [`type_label`]).
 //!
 //! Invariants: a name is registered once (`register` panics on a duplicate); a body never
 //! lets a panic escape (it returns `WorkerError::Panicked`); bodies run only in a worker.
@@ -137,14 +138,40 @@ impl<A: fmt::Debug, R> fmt::Debug for Call<A, R> {
     }
 }
 
+/// `T`'s type name without module paths (`Vec<Bytes>` for `alloc::vec::Vec<app::jobs::Bytes>`).
+///
+/// Careful: paths are dropped because one module compiled into two binaries (a worker program
+/// that includes the job module with `#[path]`) gives its types two paths. The check is a
+/// safety net for the common mistakes, not a proof: two types of one name in different modules
+/// pass it (a value then fails to decode, as `JobError::Protocol`).
+pub(crate) fn type_label<T: ?Sized>() -> String {
+    let full = std::any::type_name::<T>();
+    let mut label = String::with_capacity(full.len());
+    let mut segment_start = 0;
+    for (at, c) in full.char_indices() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            // Careful: `a::b` drops everything before the last `::` of the path.
+            if c == ':' && full[at..].starts_with("::") {
+                segment_start = at + 2;
+            }
+            continue;
+        }
+        label.push_str(&full[segment_start.min(at)..at]);
+        label.push(c);
+        segment_start = at + c.len_utf8();
+    }
+    label.push_str(&full[segment_start.min(full.len())..]);
+    label
+}
+
 /// The name and types of one registered function; the handshake compares these lists.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) struct Signature {
     /// The registered name.
     pub(crate) name: String,
-    /// `std::any::type_name` of the argument.
+    /// [`type_label`] of the argument.
     pub(crate) args: String,
-    /// `std::any::type_name` of the value.
+    /// [`type_label`] of the value.
     pub(crate) returns: String,
 }
 
@@ -159,10 +186,10 @@ pub(crate) type Body = Arc<dyn Fn(&[u8]) -> Result<Blob, WorkerError> + Send + S
 
 /// One registered function.
 struct Entry {
-    /// `type_name` of the argument.
-    args: &'static str,
-    /// `type_name` of the value.
-    returns: &'static str,
+    /// [`type_label`] of the argument.
+    args: String,
+    /// [`type_label`] of the value.
+    returns: String,
     /// The code a worker runs for a call.
     body: Body,
 }
@@ -234,8 +261,8 @@ impl Registry {
             })
         });
         let entry = Entry {
-            args: std::any::type_name::<A>(),
-            returns: std::any::type_name::<R>(),
+            args: type_label::<A>(),
+            returns: type_label::<R>(),
             body,
         };
         self.entries.insert(name, entry);
@@ -248,8 +275,8 @@ impl Registry {
             .iter()
             .map(|(name, entry)| Signature {
                 name: (*name).to_string(),
-                args: entry.args.to_string(),
-                returns: entry.returns.to_string(),
+                args: entry.args.clone(),
+                returns: entry.returns.clone(),
             })
             .collect()
     }
@@ -272,8 +299,8 @@ pub(crate) fn check_call<A, R>(
     signatures: &[Signature],
     function: Function<A, R>,
 ) -> Result<(), String> {
-    let args = std::any::type_name::<A>();
-    let returns = std::any::type_name::<R>();
+    let args = type_label::<A>();
+    let returns = type_label::<R>();
     match signatures.iter().find(|s| s.name == function.name) {
         None => Err(format!(
             "`{}` is not registered in this pool's registry: register it with \
@@ -321,4 +348,48 @@ pub(crate) fn compare(parent: &[Signature], worker: &[Signature]) -> Option<Stri
     Some(format!(
         "parent and worker registries differ: {detail}; {fix}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{compare, type_label, Signature};
+
+    fn sig(name: &str, args: &str, returns: &str) -> Signature {
+        Signature {
+            name: name.into(),
+            args: args.into(),
+            returns: returns.into(),
+        }
+    }
+
+    #[test]
+    fn compare_names_the_first_difference() {
+        let parent = [sig("a", "u8", "u8"), sig("b", "u8", "u8")];
+        assert_eq!(compare(&parent, &parent), None);
+        let why = compare(&parent, &parent[..1]).unwrap();
+        assert!(why.contains("`b` is registered in the parent but not in the worker"));
+        let why = compare(&parent[..1], &parent).unwrap();
+        assert!(why.contains("`b` is registered in the worker but not in the parent"));
+        let why = compare(&parent, &[sig("a", "u8", "u8"), sig("b", "u16", "u8")]).unwrap();
+        assert!(why.contains("`b` is `fn b(u8) -> u8` in the parent but `fn b(u16) -> u8`"));
+        assert!(why.contains("worker_main"));
+    }
+
+    /// A local type with a long path.
+    struct Local;
+
+    #[test]
+    fn type_labels_drop_module_paths() {
+        assert_eq!(type_label::<u64>(), "u64");
+        assert_eq!(type_label::<String>(), "String");
+        assert_eq!(type_label::<Vec<Local>>(), "Vec<Local>");
+        assert_eq!(
+            type_label::<(Option<String>, [u8; 4], &'static str)>(),
+            "(Option<String>, [u8; 4], &str)"
+        );
+        assert_eq!(
+            type_label::<std::collections::HashMap<String, Vec<u8>>>(),
+            "HashMap<String, Vec<u8>>"
+        );
+    }
 }

@@ -36,6 +36,10 @@ use super::registry::{compare, Signature};
 use super::worker::{NO_WORKER_MAIN_EXIT, WORKER_MAIN_MISSING};
 use crate::error::WorkerExit;
 
+/// The frame limit during the handshake (at least this, whatever `max_frame_size` says), so a
+/// small `max_frame_size` cannot refuse a `Hello` that lists many functions.
+const HANDSHAKE_FRAME_SIZE: usize = 16 << 20;
+
 /// How long a retired worker may take to exit before it is killed.
 const RETIRE_GRACE: Duration = Duration::from_secs(2);
 
@@ -272,6 +276,7 @@ fn handshake(
     config: &ProcessPoolBuilder,
 ) -> Result<(), StartError> {
     let pid = worker.pid;
+    let max = config.max_frame_size.max(HANDSHAKE_FRAME_SIZE);
     let link = || Deadline {
         stream: &worker.stream,
         until: Some(deadline),
@@ -290,7 +295,7 @@ fn handshake(
         }
     };
     // Check who it is and what it can run.
-    match read_frame(link(), config.max_frame_size).map_err(|e| failed("say hello", e))? {
+    match read_frame(link(), max).map_err(|e| failed("say hello", e))? {
         ToParent::Hello {
             token: theirs,
             protocol_version,
@@ -326,8 +331,8 @@ fn handshake(
             .as_ref()
             .and_then(|(name, args)| Some(((*name).to_string(), args.clone().ok()?))),
     };
-    write_frame(link(), &init, config.max_frame_size).map_err(|e| failed("start", e))?;
-    match read_frame(link(), config.max_frame_size).map_err(|e| failed("initialize", e))? {
+    write_frame(link(), &init, max).map_err(|e| failed("start", e))?;
+    match read_frame(link(), max).map_err(|e| failed("initialize", e))? {
         ToParent::Ready => Ok(()),
         ToParent::InitFailed(message) => {
             let name = config.initializer.as_ref().map_or("?", |(name, _)| name);

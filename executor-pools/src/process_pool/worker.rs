@@ -89,7 +89,7 @@ pub(crate) fn catch_job<T>(job: impl FnOnce() -> T) -> Result<T, String> {
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// use evloop_pools::{Function, ProcessPool, Registry};
 ///
 /// const SQUARE: Function<u64, u64> = Function::new("square");
@@ -124,9 +124,7 @@ fn serve(socket: &str, token: String, registry: fn() -> Registry) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if IN_JOB.with(Cell::get) {
-            let payload = info
-                .payload_as_str()
-                .unwrap_or("a panic with a non-string payload");
+            let payload = panic_message(info.payload());
             let message = match info.location() {
                 Some(at) => format!("{payload} (at {}:{}:{})", at.file(), at.line(), at.column()),
                 None => payload.to_string(),
