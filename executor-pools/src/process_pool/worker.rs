@@ -8,10 +8,12 @@
 //!
 //! # Threads of a worker
 //!
-//! - The main thread runs jobs, one at a time, and writes each reply.
-//! - A reader thread reads frames and forwards them over a channel. At EOF or on an error (the
-//!   parent died, or the pool closed the socket) it calls `std::process::exit(0)` at once,
-//!   even mid-job: that is how workers die with their parent, without `PR_SET_PDEATHSIG`.
+//! - The main thread reads each request, runs it and writes the reply, one job at a time, so
+//!   a request reaches its job without a hand-off between threads. At EOF or on a read error
+//!   (the parent died, or the pool closed the socket) it exits.
+//! - A watchdog thread checks every 20 ms whether the parent id changed (the parent died and
+//!   this process was re-parented) and then calls `std::process::exit(0)` at once, even
+//!   mid-job: that is how workers die with their parent, without `PR_SET_PDEATHSIG`.
 //!
 //! # Panics
 //!
@@ -41,6 +43,9 @@ static WORKER_MAIN_RAN: AtomicBool = AtomicBool::new(false);
 /// The exit code of a process that was started as a worker but builds a pool without having
 /// called `worker_main` (this stops a program from re-executing itself forever).
 pub(crate) const NO_WORKER_MAIN_EXIT: i32 = 97;
+
+/// How often a worker checks, while a job runs, that its parent is still alive.
+const PARENT_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The exit code of a worker that could not reach its parent or spoke nonsense to it.
 const PROTOCOL_EXIT: i32 = 70;
@@ -172,26 +177,26 @@ fn serve(socket: &str, token: String, registry: fn() -> Registry) {
         }
     }
     send(&stream, &ToParent::Ready);
-    // Read frames on their own thread, which exits the process when the parent is gone.
-    let (requests, incoming) = crossbeam_channel::unbounded();
-    let reader = stream.clone();
+    // Watch the parent while jobs run: when it dies this process is re-parented, so its
+    // parent id changes; exit then, even mid-job. (Between jobs, the read below sees EOF.)
+    let parent = std::os::unix::process::parent_id();
     let spawned = std::thread::Builder::new()
-        .name("evloop-pools-reader".into())
+        .name("evloop-pools-watchdog".into())
         .spawn(move || loop {
-            match read_frame::<ToWorker>(&*reader, max_frame_size) {
-                Ok(ToWorker::Shutdown) | Err(_) => process::exit(0),
-                Ok(request) => {
-                    if requests.send(request).is_err() {
-                        process::exit(0);
-                    }
-                }
+            std::thread::sleep(PARENT_CHECK);
+            if std::os::unix::process::parent_id() != parent {
+                process::exit(0);
             }
         });
     if let Err(error) = spawned {
-        fail(&format!("cannot start the reader thread: {error}"));
+        fail(&format!("cannot start the watchdog thread: {error}"));
     }
-    // Run jobs one at a time.
-    for request in incoming {
+    // Read and run jobs one at a time, on this thread (no hand-off between threads).
+    loop {
+        let request = match read_frame::<ToWorker>(&*stream, max_frame_size) {
+            Ok(ToWorker::Shutdown) | Err(_) => process::exit(0),
+            Ok(request) => request,
+        };
         let (job_id, batch, reply) = match request {
             ToWorker::Run {
                 job_id,
