@@ -134,7 +134,7 @@ pub fn report(ops: u64, rounds: usize) {
         ),
     }
     let jobs = 16;
-    let work = (ops * 2_000).max(200_000);
+    let work = (ops * 25_000).max(200_000);
     let one = median(
         (0..rounds)
             .map(|_| burn_batch(1, jobs, work).as_secs_f64())

@@ -202,46 +202,72 @@ pub(crate) fn write_frame(
     message: &impl Serialize,
     max: usize,
 ) -> Result<(), FrameError> {
-    let body = postcard::to_allocvec(message).map_err(|e| FrameError::Codec(e.to_string()))?;
-    let len = u32::try_from(body.len())
+    // One buffer, one write: the length prefix is patched in after encoding, so the reader
+    // is woken once, by a whole frame.
+    let mut frame =
+        postcard::to_extend(message, vec![0u8; 4]).map_err(|e| FrameError::Codec(e.to_string()))?;
+    let body_len = frame.len() - 4;
+    let len = u32::try_from(body_len)
         .ok()
         .filter(|len| *len as usize <= max)
         .ok_or(FrameError::TooLarge {
-            len: body.len() as u64,
+            len: body_len as u64,
             max,
         })?;
-    out.write_all(&len.to_le_bytes())?;
-    out.write_all(&body)?;
+    frame[..4].copy_from_slice(&len.to_le_bytes());
+    out.write_all(&frame)?;
     out.flush()?;
     Ok(())
 }
+
+/// Whether this machine has more than one core (spinning only delays others on one core).
+pub(crate) fn several_cores() -> bool {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
+}
+
+/// Frames up to this size (header included) usually arrive in one read.
+const SMALL_FRAME: usize = 1024;
 
 /// Reads one frame and decodes it; checks the length against `max` before allocating.
 pub(crate) fn read_frame<T: DeserializeOwned>(
     mut input: impl Read,
     max: usize,
 ) -> Result<T, FrameError> {
-    // Read the header; EOF here is a clean close.
-    let mut header = [0u8; 4];
+    // Read the header, and as much of a small body as came with it (one read syscall for a
+    // small frame); EOF before the header is a clean close. The peer sends one frame and then
+    // waits for the answer, so no byte of a next frame can be in this read.
+    let mut first = [0u8; SMALL_FRAME];
     let mut filled = 0;
-    while filled < header.len() {
-        match input.read(&mut header[filled..]) {
+    while filled < 4 {
+        match input.read(&mut first[filled..]) {
             Ok(0) => return Err(FrameError::Closed),
             Ok(n) => filled += n,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => return Err(error.into()),
         }
     }
-    // Check the length, then read the body.
-    let len = u32::from_le_bytes(header);
-    if len as usize > max {
+    // Check the length, then read the rest of the body.
+    let len = u32::from_le_bytes([first[0], first[1], first[2], first[3]]) as usize;
+    if len > max {
         return Err(FrameError::TooLarge {
-            len: u64::from(len),
+            len: len as u64,
             max,
         });
     }
-    let mut body = vec![0u8; len as usize];
-    input.read_exact(&mut body)?;
+    let already = &first[4..filled];
+    if already.len() > len {
+        return Err(FrameError::Codec(format!(
+            "{} bytes arrived after a {len}-byte frame",
+            already.len() - len
+        )));
+    }
+    if already.len() == len {
+        return postcard::from_bytes(already).map_err(|e| FrameError::Codec(e.to_string()));
+    }
+    let mut body = vec![0u8; len];
+    body[..already.len()].copy_from_slice(already);
+    input.read_exact(&mut body[already.len()..])?;
     postcard::from_bytes(&body).map_err(|e| FrameError::Codec(e.to_string()))
 }
 

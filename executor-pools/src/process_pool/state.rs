@@ -17,7 +17,7 @@
 //!   the lock: it goes into an [`Aftermath`] finished after the lock is released.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 use std::thread::{self, JoinHandle};
@@ -95,6 +95,8 @@ pub(crate) struct Inner {
     pub(crate) terminating: AtomicBool,
     /// Numbers requests, so a stray reply is caught.
     pub(crate) next_job_id: AtomicU64,
+    /// A lock-free copy of `queue.len()`, written under the lock, read by spinning supervisors.
+    pub(crate) queued: AtomicUsize,
     /// The parent registry's signatures (the handshake and `submit` check against them).
     pub(crate) signatures: Vec<Signature>,
     /// The options the pool was built with.
@@ -125,6 +127,7 @@ impl Inner {
             space_ready: Condvar::new(),
             terminating: AtomicBool::new(false),
             next_job_id: AtomicU64::new(1),
+            queued: AtomicUsize::new(0),
             signatures: config.signatures(),
             config,
         }
@@ -156,6 +159,7 @@ impl Inner {
     /// Queues `job` (the caller checked refusal and room) and wakes or starts a supervisor.
     pub(crate) fn push(self: &Arc<Self>, state: &mut PoolState, job: Job) -> Aftermath {
         state.queue.push_back(job);
+        self.queued.store(state.queue.len(), Ordering::Relaxed);
         if state.queue.len() > state.idle && state.supervisors < self.config.max_workers {
             self.start_supervisor(state)
         } else {
@@ -199,6 +203,7 @@ impl Inner {
         let error = JobError::BrokenPool(why);
         self.work_ready.notify_all();
         self.space_ready.notify_all();
+        self.queued.store(0, Ordering::Relaxed);
         Aftermath {
             failed: state.queue.drain(..).map(|j| (j, error.clone())).collect(),
             wakers: state.space_wakers.drain(..).collect(),
@@ -212,6 +217,7 @@ impl Inner {
         self.space_ready.notify_all();
         Aftermath {
             failed: if cancel_pending {
+                self.queued.store(0, Ordering::Relaxed);
                 let queued = state.queue.drain(..);
                 queued.map(|job| (job, JobError::Cancelled)).collect()
             } else {

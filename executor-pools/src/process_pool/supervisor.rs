@@ -22,12 +22,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use parking_lot::MutexGuard;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::job::{Job, Settle, Switch};
 use super::protocol::{
-    read_frame, write_frame, Blob, Deadline, FrameError, ToParent, ToWorker, WorkerError,
+    read_frame, several_cores, write_frame, Blob, Deadline, FrameError, ToParent, ToWorker,
+    WorkerError,
 };
 use super::spawn::{start_worker, StartError, Worker};
 use super::state::Inner;
@@ -68,13 +71,19 @@ fn next_job(inner: &Inner) -> Option<Job> {
             return None;
         }
         if let Some(job) = state.queue.pop_front() {
+            inner.queued.store(state.queue.len(), Ordering::Relaxed);
             break job;
         }
         if state.shutdown {
             return None;
         }
         state.idle += 1;
-        inner.work_ready.wait(&mut state);
+        // Spin briefly before sleeping: a loop awaiting calls one after another submits the
+        // next within microseconds (as the thread pool's workers do, `thread_pool/worker.rs`).
+        MutexGuard::unlocked(&mut state, || spin_for_job(inner));
+        if state.queue.is_empty() && !state.shutdown && state.broken.is_none() {
+            inner.work_ready.wait(&mut state);
+        }
         state.idle -= 1;
     };
     state.running += 1;
@@ -88,6 +97,25 @@ fn next_job(inner: &Inner) -> Option<Job> {
     drop(state);
     wakers.into_iter().for_each(Waker::wake);
     Some(job)
+}
+
+/// How long an idle supervisor watches the queue before it sleeps (none on one core).
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Spins for up to [`SPIN`] until a job is queued.
+fn spin_for_job(inner: &Inner) {
+    if !several_cores() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    while start.elapsed() < SPIN {
+        for _ in 0..64 {
+            if inner.queued.load(Ordering::Relaxed) > 0 {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+    }
 }
 
 /// Runs `job` on this slot's worker (starting one if needed). Returns whether it ran.
