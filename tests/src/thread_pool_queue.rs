@@ -98,7 +98,7 @@ fn try_submit_hands_back_the_same_closure_when_full() {
         latch.open();
         assert_eq!((running.result(), queued.result()), (Ok(1), Ok(2)));
         // With room again, the same kind of call is taken.
-        let taken = pool.try_submit(|| 4).ok().expect("room in the queue");
+        let taken = pool.try_submit(|| 4).expect("room in the queue");
         assert_eq!(taken.result(), Ok(4));
         pool.shutdown(true, false);
         assert_eq!(
