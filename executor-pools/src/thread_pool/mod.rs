@@ -136,6 +136,7 @@ impl ThreadPool {
         self.enqueue_blocking(|promise| Box::new(WithToken { f, promise }))
     }
 
+    // ANCHOR: try_enqueue
     /// Queues `make`'s job without blocking if there is room; otherwise hands `job` back.
     fn try_enqueue<J, R>(
         &self,
@@ -155,6 +156,7 @@ impl ThreadPool {
         aftermath.finish();
         Ok(handle)
     }
+    // ANCHOR_END: try_enqueue
 
     /// Queues `f` without blocking; a full queue hands it back.
     ///
@@ -162,6 +164,7 @@ impl ThreadPool {
     ///
     /// [`TrySubmitError::Full`] with `f` when the bounded queue is full;
     /// [`TrySubmitError::Refused`] with `f` after shutdown or when the pool is broken.
+    // ANCHOR: try_submit
     pub fn try_submit<F, R>(&self, f: F) -> Result<JobHandle<R>, TrySubmitError<F>>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -169,6 +172,7 @@ impl ThreadPool {
     {
         self.try_enqueue(f, |f, promise| Box::new(Plain { f, promise }))
     }
+    // ANCHOR_END: try_submit
 
     /// Queues `f`, waiting (without blocking the thread) while a bounded queue is full.
     pub fn submit_async<F, R>(&self, f: F) -> SubmitJob<'_, Self, F>
@@ -243,6 +247,7 @@ impl ThreadPool {
         Ok(MapResults::new(handles))
     }
 
+    // ANCHOR: shutdown
     /// Stops taking jobs (Python's `shutdown`). With `cancel_pending`, queued jobs are
     /// cancelled; otherwise they still run. With `wait`, blocks until every worker thread has
     /// finished and is joined. Calling it again is harmless.
@@ -282,6 +287,7 @@ impl ThreadPool {
             }
         }
     }
+    // ANCHOR_END: shutdown
 
     /// Whether `shutdown` was called.
     pub fn is_shutdown(&self) -> bool {
@@ -313,12 +319,14 @@ impl Default for ThreadPool {
     }
 }
 
+// ANCHOR: thread_pool_drop
 impl Drop for ThreadPool {
     /// Shuts down and joins every worker (queued jobs still run).
     fn drop(&mut self) {
         self.shutdown(true, false);
     }
 }
+// ANCHOR_END: thread_pool_drop
 
 impl fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -410,6 +418,7 @@ struct Plain<F, R> {
     promise: Promise<R>,
 }
 
+// ANCHOR: plain_run
 impl<F, R> Work for Plain<F, R>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -430,6 +439,7 @@ where
         self.promise.complete(Err(error));
     }
 }
+// ANCHOR_END: plain_run
 
 /// A closure job that takes a cancellation token.
 struct WithToken<F, R> {
@@ -439,6 +449,7 @@ struct WithToken<F, R> {
     promise: Promise<R>,
 }
 
+// ANCHOR: with_token_run
 impl<F, R> Work for WithToken<F, R>
 where
     F: FnOnce(CancelToken) -> R + Send + 'static,
@@ -462,3 +473,4 @@ where
         self.promise.complete(Err(error));
     }
 }
+// ANCHOR_END: with_token_run
