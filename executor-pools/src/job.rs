@@ -328,7 +328,6 @@ pub(crate) struct Promise<T> {
 }
 
 impl<T> Promise<T> {
-    // ANCHOR: promise_start
     /// Marks the job running. Returns `false` if it was cancelled while queued: the worker
     /// must then skip it.
     pub(crate) fn start(&self) -> bool {
@@ -342,7 +341,6 @@ impl<T> Promise<T> {
             _ => false,
         }
     }
-    // ANCHOR_END: promise_start
 
     /// Registers how to stop the job while it runs (used by `abort`). If the job was
     /// aborted already, `stop` runs at once, here.

@@ -74,7 +74,6 @@ where
 }
 // ANCHOR_END: run_in_executor_future
 
-// ANCHOR: in_flight
 /// One unresolved `run_in_executor` future, counted in `Core::executor_inflight` (the loop
 /// spins briefly before blocking while the count is not zero).
 struct InFlight(EventLoop);
@@ -94,7 +93,6 @@ impl Drop for InFlight {
         core.executor_inflight.set(core.executor_inflight.get() - 1);
     }
 }
-// ANCHOR_END: in_flight
 
 /// Whether spinning while waiting for another thread can pay off: not on one core.
 pub(crate) fn spinning_helps() -> bool {

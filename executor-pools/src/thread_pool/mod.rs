@@ -164,7 +164,6 @@ impl ThreadPool {
     ///
     /// [`TrySubmitError::Full`] with `f` when the bounded queue is full;
     /// [`TrySubmitError::Refused`] with `f` after shutdown or when the pool is broken.
-    // ANCHOR: try_submit
     pub fn try_submit<F, R>(&self, f: F) -> Result<JobHandle<R>, TrySubmitError<F>>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -172,7 +171,6 @@ impl ThreadPool {
     {
         self.try_enqueue(f, |f, promise| Box::new(Plain { f, promise }))
     }
-    // ANCHOR_END: try_submit
 
     /// Queues `f`, waiting (without blocking the thread) while a bounded queue is full.
     pub fn submit_async<F, R>(&self, f: F) -> SubmitJob<'_, Self, F>
@@ -247,7 +245,6 @@ impl ThreadPool {
         Ok(MapResults::new(handles))
     }
 
-    // ANCHOR: shutdown
     /// Stops taking jobs (Python's `shutdown`). With `cancel_pending`, queued jobs are
     /// cancelled; otherwise they still run. With `wait`, blocks until every worker thread has
     /// finished and is joined. Calling it again is harmless.
@@ -287,7 +284,6 @@ impl ThreadPool {
             }
         }
     }
-    // ANCHOR_END: shutdown
 
     /// Whether `shutdown` was called.
     pub fn is_shutdown(&self) -> bool {
