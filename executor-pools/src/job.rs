@@ -90,6 +90,7 @@ pub(crate) struct JobCell<T> {
 }
 
 impl<T> JobCell<T> {
+    // ANCHOR: resolve
     /// Resolves the job with `outcome` if it is not resolved yet; runs the callbacks and the
     /// waker outside the lock. Returns whether this call resolved it.
     fn resolve(&self, outcome: Result<T, JobError>) -> bool {
@@ -109,6 +110,7 @@ impl<T> JobCell<T> {
         }
         true
     }
+    // ANCHOR_END: resolve
 }
 
 /// Creates a queued job: the caller's handle and the pool's promise.
@@ -225,6 +227,7 @@ impl<T> JobHandle<T> {
         true
     }
 
+    // ANCHOR: abort
     /// Stops the job wherever it is: a queued job is cancelled; a running one is stopped as
     /// far as its pool can (a process pool kills the worker; a thread job submitted with a
     /// [`CancelToken`] sees its token tripped; any other running thread job runs on, and its
@@ -246,6 +249,7 @@ impl<T> JobHandle<T> {
         }
         resolved || self.is_cancelled()
     }
+    // ANCHOR_END: abort
 
     /// Whether the job is resolved (a value, an error, or cancelled).
     pub fn is_done(&self) -> bool {
@@ -284,6 +288,7 @@ impl<T> JobHandle<T> {
     }
 }
 
+// ANCHOR: job_handle_poll
 impl<T> Future for JobHandle<T> {
     type Output = Result<T, JobError>;
 
@@ -310,6 +315,7 @@ impl<T> Future for JobHandle<T> {
         }
     }
 }
+// ANCHOR_END: job_handle_poll
 
 impl<T> fmt::Debug for JobHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

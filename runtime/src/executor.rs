@@ -42,6 +42,7 @@ use crate::current;
 use crate::error::LoopError;
 use crate::event_loop::EventLoop;
 
+// ANCHOR: run_in_executor_future
 /// Where a [`RunInExecutor`] future is.
 enum Stage<J, R> {
     /// The bounded queue was full at the call: the job waits here for room.
@@ -71,6 +72,7 @@ where
     /// Counts this future in its loop's `executor_inflight` until it resolves or is dropped.
     inflight: Option<InFlight>,
 }
+// ANCHOR_END: run_in_executor_future
 
 /// One unresolved `run_in_executor` future, counted in `Core::executor_inflight` (the loop
 /// spins briefly before blocking while the count is not zero).
@@ -103,6 +105,7 @@ where
     P: Deref,
     P::Target: Executor<J>,
 {
+    // ANCHOR: run_in_executor_new
     /// Queues `job` now if there is room (eager, like asyncio).
     fn new(event_loop: &EventLoop, pool: P, job: J) -> Self {
         let stage = match pool.try_submit_job(job) {
@@ -120,6 +123,7 @@ where
             inflight,
         }
     }
+    // ANCHOR_END: run_in_executor_new
 }
 
 // The future never pins its fields: `JobHandle` is `Unpin` and the job is moved, not polled.
@@ -137,6 +141,7 @@ where
 {
     type Output = Result<<P::Target as Executor<J>>::Output, JobError>;
 
+    // ANCHOR: run_in_executor_poll
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         loop {
@@ -172,8 +177,10 @@ where
             }
         }
     }
+    // ANCHOR_END: run_in_executor_poll
 }
 
+// ANCHOR: run_in_executor_drop
 impl<P, J> Drop for RunInExecutor<P, J>
 where
     P: Deref,
@@ -185,6 +192,7 @@ where
         }
     }
 }
+// ANCHOR_END: run_in_executor_drop
 
 /// The future of [`to_thread`] and [`EventLoop::run_in_default_executor`].
 pub type ToThread<F> = RunInExecutor<Arc<ThreadPool>, F>;
@@ -222,6 +230,7 @@ impl EventLoop {
     /// }).unwrap();
     /// assert_eq!(value, Ok(42));
     /// ```
+    // ANCHOR: run_in_executor
     pub fn run_in_executor<P, J>(&self, executor: P, job: J) -> RunInExecutor<P, J>
     where
         P: Deref,
@@ -229,6 +238,7 @@ impl EventLoop {
     {
         RunInExecutor::new(self, executor, job)
     }
+    // ANCHOR_END: run_in_executor
 
     /// Runs the closure `f` in this loop's default executor (asyncio's
     /// `loop.run_in_executor(None, func)`).
@@ -244,6 +254,7 @@ impl EventLoop {
         RunInExecutor::new(self, self.default_executor(), f)
     }
 
+    // ANCHOR: default_executor
     /// The loop's default executor, created on first use (module docs).
     ///
     /// # Panics
@@ -263,6 +274,7 @@ impl EventLoop {
         })
         .clone()
     }
+    // ANCHOR_END: default_executor
 
     /// Replaces the default executor (asyncio's `set_default_executor`). The previous one,
     /// if any, is shut down without waiting; its queued jobs still run.
@@ -273,6 +285,7 @@ impl EventLoop {
         }
     }
 
+    // ANCHOR: shutdown_default_executor
     /// Shuts the default executor down and waits for its threads to finish, while the loop
     /// keeps running (asyncio's `loop.shutdown_default_executor()`); `evloop::run` calls it.
     /// Jobs still queued run first. Returns at once if no default executor was created.
@@ -283,8 +296,10 @@ impl EventLoop {
         pool.shutdown(false, false);
         Joined::start(pool).await;
     }
+    // ANCHOR_END: shutdown_default_executor
 }
 
+// ANCHOR: retire
 /// Shuts `pool` down without blocking this thread: the last reference is dropped (and the
 /// threads joined) on a short-lived thread of its own.
 pub(crate) fn retire(pool: Arc<ThreadPool>, cancel_pending: bool) {
@@ -296,6 +311,7 @@ pub(crate) fn retire(pool: Arc<ThreadPool>, cancel_pending: bool) {
     // error and is dropped (and joined) here; nothing leaks.
     drop(spawned);
 }
+// ANCHOR_END: retire
 
 /// A future that resolves once a shut-down pool's threads have been joined, which happens on
 /// a helper thread so the loop keeps running meanwhile.
@@ -366,6 +382,7 @@ impl Future for Joined {
 /// }).unwrap();
 /// assert_eq!(n, Ok(7));
 /// ```
+// ANCHOR: to_thread
 pub fn to_thread<F, R>(f: F) -> ToThread<F>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -376,3 +393,4 @@ where
         None => panic!("evloop::to_thread: {}", LoopError::NoRunningLoop),
     }
 }
+// ANCHOR_END: to_thread

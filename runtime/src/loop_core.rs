@@ -300,11 +300,13 @@ impl Core {
                 });
             }
         }
+        // ANCHOR: close_default_executor
         // Shut the default executor down without waiting (asyncio: `shutdown(wait=False)`).
         let pool = self.default_executor.borrow_mut().take();
         if let Some(pool) = pool {
             crate::executor::retire(pool, true);
         }
+        // ANCHOR_END: close_default_executor
         // Release the poller (its file descriptor).
         let reactor = self.reactor.borrow_mut().take();
         drop(reactor);

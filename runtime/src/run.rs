@@ -54,6 +54,7 @@ pub fn run<F: Future>(future: F) -> Result<F::Output, LoopError> {
             event_loop.run_until_complete(crate::sleep::yield_now())
         }));
     }
+    // ANCHOR: run_shutdown_turn
     // The shutdown turn (asyncio: `shutdown_asyncgens`, `shutdown_default_executor`): what
     // was ready when the main future ended runs, and the default executor's threads are
     // joined while the loop still serves their posts.
@@ -63,6 +64,7 @@ pub fn run<F: Future>(future: F) -> Result<F::Output, LoopError> {
             event_loop.shutdown_default_executor().await;
         })
     }));
+    // ANCHOR_END: run_shutdown_turn
     let _ = event_loop.close();
     match outcome {
         Ok(result) => result,

@@ -145,6 +145,7 @@ impl EventLoop {
         }
     }
 
+    // ANCHOR: poll_reactor
     /// Phase 3: poll (or skip the syscall when it could only report posts), then act on it.
     fn poll_reactor(&self, mut timeout: Option<Duration>) {
         let core = &*self.core;
@@ -194,6 +195,7 @@ impl EventLoop {
             self.drain_remote();
         }
     }
+    // ANCHOR_END: poll_reactor
 
     /// Moves every posted message into the loop: closures join the ready queue in arrival
     /// order, wakes and cancels schedule their task, a stop sets `stopping`.
@@ -217,6 +219,7 @@ impl EventLoop {
     }
 }
 
+// ANCHOR: spin_until_notified
 /// How long the loop spins for a threadsafe post before it blocks, when executor jobs are in
 /// flight: about one worker's round trip (a job hand-off plus a short job).
 const SPIN: Duration = Duration::from_micros(50);
@@ -240,6 +243,7 @@ fn spin_until_notified(shared: &crate::remote::Shared) -> bool {
         }
     }
 }
+// ANCHOR_END: spin_until_notified
 
 /// Runs a callback, sending its panic (if any) to the exception handler.
 fn run_guarded(event_loop: &EventLoop, message: &str, callback: impl FnOnce()) {

@@ -42,11 +42,13 @@ pub struct ThreadPoolBuilder {
     pub(crate) spin: Duration,
 }
 
+// ANCHOR: default_max_workers
 /// Python's default: `min(32, os.cpu_count() + 4)`.
 pub(crate) fn default_max_workers() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cores + 4).min(32)
 }
+// ANCHOR_END: default_max_workers
 
 /// 50 µs of spinning on a multi-core machine; none on one core, where it only delays others.
 fn default_spin() -> Duration {

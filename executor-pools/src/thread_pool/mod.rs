@@ -136,6 +136,7 @@ impl ThreadPool {
         self.enqueue_blocking(|promise| Box::new(WithToken { f, promise }))
     }
 
+    // ANCHOR: try_enqueue
     /// Queues `make`'s job without blocking if there is room; otherwise hands `job` back.
     fn try_enqueue<J, R>(
         &self,
@@ -155,6 +156,7 @@ impl ThreadPool {
         aftermath.finish();
         Ok(handle)
     }
+    // ANCHOR_END: try_enqueue
 
     /// Queues `f` without blocking; a full queue hands it back.
     ///
@@ -316,12 +318,14 @@ impl Default for ThreadPool {
     }
 }
 
+// ANCHOR: thread_pool_drop
 impl Drop for ThreadPool {
     /// Shuts down and joins every worker (queued jobs still run).
     fn drop(&mut self) {
         self.shutdown(true, false);
     }
 }
+// ANCHOR_END: thread_pool_drop
 
 impl fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -413,6 +417,7 @@ struct Plain<F, R> {
     promise: Promise<R>,
 }
 
+// ANCHOR: plain_run
 impl<F, R> Work for Plain<F, R>
 where
     F: FnOnce() -> R + Send + 'static,
@@ -433,6 +438,7 @@ where
         self.promise.complete(Err(error));
     }
 }
+// ANCHOR_END: plain_run
 
 /// A closure job that takes a cancellation token.
 struct WithToken<F, R> {
@@ -442,6 +448,7 @@ struct WithToken<F, R> {
     promise: Promise<R>,
 }
 
+// ANCHOR: with_token_run
 impl<F, R> Work for WithToken<F, R>
 where
     F: FnOnce(CancelToken) -> R + Send + 'static,
@@ -465,3 +472,4 @@ where
         self.promise.complete(Err(error));
     }
 }
+// ANCHOR_END: with_token_run

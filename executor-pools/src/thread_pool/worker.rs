@@ -119,6 +119,7 @@ impl Inner {
             .is_some_and(|capacity| state.queue.len() >= capacity)
     }
 
+    // ANCHOR: push
     /// Queues `work` (the caller checked refusal and room) and wakes or starts a worker.
     pub(crate) fn push(self: &Arc<Self>, state: &mut PoolState, work: Box<dyn Work>) -> Aftermath {
         state.queue.push_back(work);
@@ -130,6 +131,7 @@ impl Inner {
             Aftermath::default()
         }
     }
+    // ANCHOR_END: push
 
     /// Starts one worker thread (called under the lock; the thread only takes the lock).
     fn start_worker(self: &Arc<Self>, state: &mut PoolState) -> Aftermath {
@@ -175,6 +177,7 @@ impl Inner {
         }
     }
 
+    // ANCHOR: spin
     /// Spins for up to `config.spin` until a job is queued. A loop that awaits jobs one after
     /// another submits the next within microseconds; a sleeping worker would cost a futex
     /// wake and a trip through the scheduler for each.
@@ -189,6 +192,7 @@ impl Inner {
             }
         }
     }
+    // ANCHOR_END: spin
 
     /// The loop of one worker thread: initialize, then take and run jobs until shutdown or
     /// the idle timeout.
@@ -218,6 +222,7 @@ impl Inner {
         }
         let mut state = self.state.lock();
         loop {
+            // ANCHOR: take_job
             // Take the next job, waiting while the queue is empty.
             let work = loop {
                 if state.broken.is_some() {
@@ -257,6 +262,7 @@ impl Inner {
                     return;
                 }
             };
+            // ANCHOR_END: take_job
             // A slot freed up: wake one blocked submitter and every async one.
             let wakers = if self.config.queue_capacity.is_some() {
                 self.space_ready.notify_one();

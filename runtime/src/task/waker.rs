@@ -81,6 +81,7 @@ impl WakerPair {
     }
 }
 
+// ANCHOR: task_waker_wake
 impl Wake for TaskWaker {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
@@ -96,3 +97,4 @@ impl Wake for TaskWaker {
         let _ = self.shared.post(Remote::Wake { key, task_id });
     }
 }
+// ANCHOR_END: task_waker_wake
