@@ -208,7 +208,6 @@ impl ProcessPool {
         let mut handles = Vec::new();
         let mut chunk = Vec::new();
         let mut inputs = inputs.into_iter().peekable();
-        // ANCHOR: map_chunks
         while let Some(input) = inputs.next() {
             // Encode the input; one that cannot be encoded fails alone.
             let (promise, handle) = job::<R>();
@@ -243,7 +242,6 @@ impl ProcessPool {
                 }
             }
         }
-        // ANCHOR_END: map_chunks
         Ok(MapResults::new(handles))
     }
 
@@ -389,7 +387,6 @@ impl fmt::Debug for ProcessPool {
     }
 }
 
-// ANCHOR: executor_impl
 impl<A, R> Executor<Call<A, R>> for ProcessPool
 where
     A: Serialize,
@@ -416,4 +413,3 @@ where
         Poll::Pending
     }
 }
-// ANCHOR_END: executor_impl

@@ -331,7 +331,6 @@ fn handshake(
         }
     }
     // ANCHOR_END: check_hello
-    // ANCHOR: init_ready
     // Run the initializer, if any.
     let init = ToWorker::Init {
         max_frame_size: config.max_frame_size as u32,
@@ -354,5 +353,4 @@ fn handshake(
             "worker {pid} sent {other:?} instead of Ready"
         ))),
     }
-    // ANCHOR_END: init_ready
 }
