@@ -188,6 +188,7 @@ impl ProcessPoolBuilder {
         self
     }
 
+    // ANCHOR: build
     /// Creates the pool. No worker starts until the first job arrives.
     ///
     /// # Errors
@@ -213,6 +214,7 @@ impl ProcessPoolBuilder {
         }
         Ok(ProcessPool::from_builder(self))
     }
+    // ANCHOR_END: build
 
     /// The parent registry's signatures.
     pub(crate) fn signatures(&self) -> Vec<Signature> {

@@ -48,6 +48,7 @@ impl<R: DeserializeOwned + Send + 'static> Settle for Promise<R> {
         Promise::set_stopper(self, stop);
     }
 
+    // ANCHOR: finish
     fn finish(self: Box<Self>, outcome: Result<Blob, WorkerError>) {
         let outcome = match outcome {
             Ok(bytes) => postcard::from_bytes(&bytes.0).map_err(|error| {
@@ -61,6 +62,7 @@ impl<R: DeserializeOwned + Send + 'static> Settle for Promise<R> {
         };
         self.complete(outcome);
     }
+    // ANCHOR_END: finish
 
     fn fail(self: Box<Self>, error: JobError) {
         self.complete(Err(error));
@@ -117,6 +119,7 @@ pub(crate) struct Switch {
     state: Arc<Mutex<SwitchState>>,
 }
 
+// ANCHOR: switch
 impl Switch {
     /// A switch armed on `stream`.
     pub(crate) fn new(stream: Arc<UnixStream>) -> Self {
@@ -144,3 +147,4 @@ impl Switch {
         state.fired
     }
 }
+// ANCHOR_END: switch

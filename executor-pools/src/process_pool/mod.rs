@@ -148,6 +148,7 @@ impl ProcessPool {
         Ok(self.enqueue(state, &call, encoded))
     }
 
+    // ANCHOR: try_submit
     /// Queues `call` without blocking; a full queue hands it back.
     ///
     /// # Errors
@@ -172,6 +173,7 @@ impl ProcessPool {
         }
         Ok(self.enqueue(state, &call, encoded))
     }
+    // ANCHOR_END: try_submit
 
     /// Queues `call`, waiting (without blocking the thread) while a bounded queue is full.
     pub fn submit_async<A, R>(&self, call: Call<A, R>) -> SubmitJob<'_, Self, Call<A, R>>
@@ -301,6 +303,7 @@ impl ProcessPool {
         self.inner.state.lock().pids.values().copied().collect()
     }
 
+    // ANCHOR: encode
     /// Encodes an argument of `function`, checking it is registered with these types.
     fn encode<A: Serialize, R>(&self, function: Function<A, R>, args: &A) -> Result<Blob, String> {
         check_call(&self.inner.signatures, function)?;
@@ -311,6 +314,7 @@ impl ProcessPool {
             )
         })
     }
+    // ANCHOR_END: encode
 
     /// Locks the state once the pool accepts a job and the queue has room.
     fn wait_for_room(&self) -> Result<MutexGuard<'_, PoolState>, JobError> {
@@ -326,6 +330,7 @@ impl ProcessPool {
         }
     }
 
+    // ANCHOR: enqueue
     /// Queues a one-call job (or resolves its handle at once if it could not be encoded).
     /// Takes the locked state (refusal and room checked) and releases it.
     fn enqueue<A, R>(
@@ -360,8 +365,10 @@ impl ProcessPool {
         }
         handle
     }
+    // ANCHOR_END: enqueue
 }
 
+// ANCHOR: process_pool_drop
 impl Drop for ProcessPool {
     /// Never blocks: cancels the queue, stops running jobs (their workers are killed), and
     /// leaves the supervisors to reap every worker and exit in the background.
@@ -369,6 +376,7 @@ impl Drop for ProcessPool {
         self.inner.terminate();
     }
 }
+// ANCHOR_END: process_pool_drop
 
 impl fmt::Debug for ProcessPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -195,6 +195,7 @@ impl From<io::Error> for FrameError {
     }
 }
 
+// ANCHOR: write_frame
 /// Encodes `message` and writes it as one frame, refusing (before writing anything) a frame
 /// longer than `max`.
 pub(crate) fn write_frame(
@@ -219,6 +220,7 @@ pub(crate) fn write_frame(
     out.flush()?;
     Ok(())
 }
+// ANCHOR_END: write_frame
 
 /// Whether this machine has more than one core (spinning only delays others on one core).
 pub(crate) fn several_cores() -> bool {
@@ -229,6 +231,7 @@ pub(crate) fn several_cores() -> bool {
 /// Frames up to this size (header included) usually arrive in one read.
 const SMALL_FRAME: usize = 1024;
 
+// ANCHOR: read_frame
 /// Reads one frame and decodes it; checks the length against `max` before allocating.
 pub(crate) fn read_frame<T: DeserializeOwned>(
     mut input: impl Read,
@@ -270,6 +273,7 @@ pub(crate) fn read_frame<T: DeserializeOwned>(
     input.read_exact(&mut body[already.len()..])?;
     postcard::from_bytes(&body).map_err(|e| FrameError::Codec(e.to_string()))
 }
+// ANCHOR_END: read_frame
 
 /// How often a read that can be stopped checks whether it should stop.
 const STOP_POLL: Duration = Duration::from_millis(50);
@@ -286,6 +290,7 @@ pub(crate) struct Deadline<'a> {
     pub(crate) stopped: Option<&'a dyn Fn() -> bool>,
 }
 
+// ANCHOR: deadline_left
 impl Deadline<'_> {
     /// The time left, or `TimedOut` if none is.
     fn left(&self) -> io::Result<Option<Duration>> {
@@ -299,6 +304,7 @@ impl Deadline<'_> {
         }
     }
 }
+// ANCHOR_END: deadline_left
 
 impl Read for Deadline<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

@@ -233,6 +233,7 @@ impl Registry {
     /// # Panics
     ///
     /// If a function of the same name is already registered.
+    // ANCHOR: register
     pub fn register<A, R>(
         mut self,
         function: Function<A, R>,
@@ -268,6 +269,7 @@ impl Registry {
         self.entries.insert(name, entry);
         self
     }
+    // ANCHOR_END: register
 
     /// The signature of every entry, sorted by name.
     pub(crate) fn signatures(&self) -> Vec<Signature> {
@@ -293,6 +295,7 @@ impl fmt::Debug for Registry {
     }
 }
 
+// ANCHOR: check_call
 /// Checks that `function` is registered in `signatures` with the types `A` and `R`, and
 /// names the problem if not.
 pub(crate) fn check_call<A, R>(
@@ -315,6 +318,7 @@ pub(crate) fn check_call<A, R>(
         Some(_) => Ok(()),
     }
 }
+// ANCHOR_END: check_call
 
 /// Describes the first difference between the parent's and a worker's signatures, with the
 /// fix; `None` if they agree.

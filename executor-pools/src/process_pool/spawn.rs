@@ -67,6 +67,7 @@ pub(crate) struct Worker {
     pub(crate) jobs: usize,
 }
 
+// ANCHOR: worker_end
 impl Worker {
     /// Kills the worker and reaps it.
     pub(crate) fn kill(mut self) -> WorkerExit {
@@ -114,6 +115,7 @@ impl Drop for Worker {
         self.reap(Duration::ZERO);
     }
 }
+// ANCHOR_END: worker_end
 
 /// Polls `child` until it exits or `grace` passes; `Some(status)` if it exited (and was reaped).
 fn wait_for(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
@@ -145,6 +147,7 @@ fn random_u64() -> u64 {
     RandomState::new().hash_one((CALLS.fetch_add(1, Ordering::Relaxed), Instant::now()))
 }
 
+// ANCHOR: start_worker
 /// Starts one worker and completes the handshake. `stopped` is polled while waiting; when it
 /// returns `true` the start is abandoned (the child is killed and reaped).
 pub(crate) fn start_worker(
@@ -204,6 +207,7 @@ pub(crate) fn start_worker(
     handshake(&worker, &token, signatures, deadline, stopped, config)?;
     Ok(worker)
 }
+// ANCHOR_END: start_worker
 
 /// Turns an I/O error of the parent's own setup into a failed start.
 fn io_failed(error: io::Error) -> StartError {
@@ -233,6 +237,7 @@ fn accept(
                 ) => {}
             Err(e) => return Err(StartError::Failed(format!("cannot accept a worker: {e}"))),
         }
+        // ANCHOR: early_exit
         if let Ok(Some(status)) = child.try_wait() {
             let exit = exit_of(status);
             return Err(StartError::Failed(
@@ -246,6 +251,7 @@ fn accept(
                 },
             ));
         }
+        // ANCHOR_END: early_exit
         if stopped() {
             return Err(StartError::Stopped);
         }
@@ -294,6 +300,7 @@ fn handshake(
             StartError::Failed(format!("worker {pid} failed to {what}: {error}"))
         }
     };
+    // ANCHOR: check_hello
     // Check who it is and what it can run.
     match read_frame(link(), max).map_err(|e| failed("say hello", e))? {
         ToParent::Hello {
@@ -323,6 +330,7 @@ fn handshake(
             )))
         }
     }
+    // ANCHOR_END: check_hello
     // Run the initializer, if any.
     let init = ToWorker::Init {
         max_frame_size: config.max_frame_size as u32,

@@ -156,6 +156,7 @@ impl Inner {
             .is_some_and(|capacity| state.queue.len() >= capacity)
     }
 
+    // ANCHOR: push
     /// Queues `job` (the caller checked refusal and room) and wakes or starts a supervisor.
     pub(crate) fn push(self: &Arc<Self>, state: &mut PoolState, job: Job) -> Aftermath {
         state.queue.push_back(job);
@@ -167,6 +168,7 @@ impl Inner {
             Aftermath::default()
         }
     }
+    // ANCHOR_END: push
 
     /// Starts one supervisor thread (called under the lock; the thread only takes the lock).
     fn start_supervisor(self: &Arc<Self>, state: &mut PoolState) -> Aftermath {
@@ -196,6 +198,7 @@ impl Inner {
         }
     }
 
+    // ANCHOR: break_pool
     /// Marks the pool broken (the first reason wins), takes every queued job to fail with
     /// `BrokenPool`, and wakes everyone who waits.
     pub(crate) fn break_pool(&self, state: &mut PoolState, why: String) -> Aftermath {
@@ -209,6 +212,7 @@ impl Inner {
             wakers: state.space_wakers.drain(..).collect(),
         }
     }
+    // ANCHOR_END: break_pool
 
     /// Stops taking jobs; with `cancel_pending`, takes the queued ones to cancel.
     pub(crate) fn shut(&self, state: &mut PoolState, cancel_pending: bool) -> Aftermath {
@@ -227,6 +231,7 @@ impl Inner {
         }
     }
 
+    // ANCHOR: terminate
     /// What `Drop` does: shut down, cancel the queue, and stop every running job (its
     /// worker is killed and its handle resolves `Cancelled`). Never blocks on a worker.
     pub(crate) fn terminate(&self) {
@@ -240,4 +245,5 @@ impl Inner {
         switches.iter().for_each(Switch::fire);
         aftermath.finish();
     }
+    // ANCHOR_END: terminate
 }

@@ -36,6 +36,7 @@ use super::spawn::{start_worker, StartError, Worker};
 use super::state::Inner;
 use crate::error::{JobError, WorkerExit};
 
+// ANCHOR: supervise
 /// The body of a supervisor thread: take jobs and run them until shutdown (with an empty
 /// queue), a broken pool, or the pool's drop; then retire the worker and leave.
 pub(crate) fn supervise(inner: Arc<Inner>, slot: usize) {
@@ -61,7 +62,9 @@ pub(crate) fn supervise(inner: Arc<Inner>, slot: usize) {
     state.pids.remove(&slot);
     state.supervisors -= 1;
 }
+// ANCHOR_END: supervise
 
+// ANCHOR: next_job
 /// Takes the next job, waiting while the queue is empty; `None` when the supervisor should
 /// leave.
 fn next_job(inner: &Inner) -> Option<Job> {
@@ -98,6 +101,7 @@ fn next_job(inner: &Inner) -> Option<Job> {
     wakers.into_iter().for_each(Waker::wake);
     Some(job)
 }
+// ANCHOR_END: next_job
 
 /// How long an idle supervisor watches the queue before it sleeps (none on one core).
 const SPIN: Duration = Duration::from_micros(50);
@@ -126,6 +130,7 @@ fn run_job(
     first_start: &mut bool,
     job: Job,
 ) -> bool {
+    // ANCHOR: run_job_worker
     // Skip a job cancelled while queued, before starting a worker for it.
     if job.is_cancelled() {
         return false;
@@ -145,6 +150,8 @@ fn run_job(
     let Some(live) = worker.as_mut() else {
         return false;
     };
+    // ANCHOR_END: run_job_worker
+    // ANCHOR: mark_running
     // Mark the calls running; skip the ones cancelled meanwhile.
     let Job {
         function,
@@ -160,6 +167,8 @@ fn run_job(
     if settles.is_empty() {
         return false;
     }
+    // ANCHOR_END: mark_running
+    // ANCHOR: arm_switch
     // Arm the switch: `abort` of every call, or the pool's drop, stops the worker.
     let switch = Switch::new(live.stream.clone());
     {
@@ -178,6 +187,8 @@ fn run_job(
             }
         }));
     }
+    // ANCHOR_END: arm_switch
+    // ANCHOR: send_request
     // Send the request and wait for the reply.
     let until = timeout
         .or(inner.config.default_timeout)
@@ -201,6 +212,8 @@ fn run_job(
     // Disarm the switch.
     let fired = switch.disarm();
     inner.state.lock().switches.remove(&slot);
+    // ANCHOR_END: send_request
+    // ANCHOR: settle
     // Settle the calls and decide the worker's fate (module docs, the table).
     match exchange {
         Exchange::Replied(outcomes) => {
@@ -243,6 +256,8 @@ fn run_job(
             fail_all(settles, JobError::Protocol(why));
         }
     }
+    // ANCHOR_END: settle
+    // ANCHOR: recycle
     // Recycle the worker after `max_tasks_per_child` jobs.
     if let Some(live) = worker.as_mut() {
         live.jobs += 1;
@@ -254,6 +269,7 @@ fn run_job(
             end_worker(inner, slot, worker, Ending::Retire);
         }
     }
+    // ANCHOR_END: recycle
     true
 }
 
@@ -278,6 +294,7 @@ enum Exchange {
     Garbled(String),
 }
 
+// ANCHOR: exchange
 /// Sends `request` and reads its reply, all before `until`.
 fn exchange(
     inner: &Inner,
@@ -324,6 +341,7 @@ fn exchange(
         Err(error) => lost(error),
     }
 }
+// ANCHOR_END: exchange
 
 /// A short description of a message, for errors (never the payload bytes).
 fn describe(message: &ToParent) -> String {
@@ -372,6 +390,7 @@ fn end_worker(
     exit
 }
 
+// ANCHOR: start
 /// Starts a worker for this slot, retrying failed starts until `max_startup_failures` in a
 /// row break the pool. `Err(None)`: the pool was dropped meanwhile.
 fn start(
@@ -429,3 +448,4 @@ fn start(
         std::thread::sleep(Duration::from_millis(20) * failures);
     }
 }
+// ANCHOR_END: start

@@ -74,6 +74,7 @@ pub(crate) fn started_as_worker() -> bool {
     std::env::var_os(WORKER_ENV).is_some()
 }
 
+// ANCHOR: catch_job
 /// Runs `job`, turning a panic into its message (with location when the hook saw it).
 pub(crate) fn catch_job<T>(job: impl FnOnce() -> T) -> Result<T, String> {
     IN_JOB.with(|flag| flag.set(true));
@@ -85,6 +86,7 @@ pub(crate) fn catch_job<T>(job: impl FnOnce() -> T) -> Result<T, String> {
             .unwrap_or_else(|| panic_message(&*payload))
     })
 }
+// ANCHOR_END: catch_job
 
 /// Makes this program usable as a process-pool worker. Call it first in `main`.
 ///
@@ -109,6 +111,7 @@ pub(crate) fn catch_job<T>(job: impl FnOnce() -> T) -> Result<T, String> {
 ///     assert_eq!(pool.submit(SQUARE.call(7)).unwrap().result(), Ok(49));
 /// }
 /// ```
+// ANCHOR: worker_main
 pub fn worker_main(registry: fn() -> Registry) {
     WORKER_MAIN_RAN.store(true, Ordering::Release);
     let Some(socket) = std::env::var_os(WORKER_ENV) else {
@@ -122,9 +125,11 @@ pub fn worker_main(registry: fn() -> Registry) {
     serve(&socket.to_string_lossy(), token, registry);
     process::exit(0);
 }
+// ANCHOR_END: worker_main
 
 /// Connects, shakes hands, then runs jobs until the reader thread exits the process.
 fn serve(socket: &str, token: String, registry: fn() -> Registry) {
+    // ANCHOR: panic_hook
     // Keep job panics quiet; their messages travel to the parent.
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -139,6 +144,8 @@ fn serve(socket: &str, token: String, registry: fn() -> Registry) {
             previous(info);
         }
     }));
+    // ANCHOR_END: panic_hook
+    // ANCHOR: hello
     // Connect to the parent's rendezvous socket.
     let stream = SocketAddr::from_abstract_name(socket.as_bytes())
         .and_then(|address| UnixStream::connect_addr(&address))
@@ -153,6 +160,8 @@ fn serve(socket: &str, token: String, registry: fn() -> Registry) {
         signatures: registry.signatures(),
     };
     send(&stream, &hello);
+    // ANCHOR_END: hello
+    // ANCHOR: initializer
     // Run the initializer the parent asks for.
     let (max_frame_size, initializer) = match read_frame(&*stream, usize::MAX) {
         Ok(ToWorker::Init {
@@ -177,6 +186,8 @@ fn serve(socket: &str, token: String, registry: fn() -> Registry) {
         }
     }
     send(&stream, &ToParent::Ready);
+    // ANCHOR_END: initializer
+    // ANCHOR: watchdog
     // Watch the parent while jobs run: when it dies this process is re-parented, so its
     // parent id changes; exit then, even mid-job. (Between jobs, the read below sees EOF.)
     let parent = std::os::unix::process::parent_id();
@@ -191,6 +202,8 @@ fn serve(socket: &str, token: String, registry: fn() -> Registry) {
     if let Err(error) = spawned {
         fail(&format!("cannot start the watchdog thread: {error}"));
     }
+    // ANCHOR_END: watchdog
+    // ANCHOR: serve_loop
     // Read and run jobs one at a time, on this thread (no hand-off between threads).
     loop {
         let request = match read_frame::<ToWorker>(&*stream, max_frame_size) {
@@ -220,6 +233,8 @@ fn serve(socket: &str, token: String, registry: fn() -> Registry) {
             }
             ToWorker::Init { .. } | ToWorker::Shutdown => fail("unexpected message from the pool"),
         };
+        // ANCHOR_END: serve_loop
+        // ANCHOR: oversized_reply
         // Careful: a reply over the limit is still sent; the parent refuses it and replaces
         // this worker. Only a reply that cannot be framed at all (over 4 GiB) becomes an error.
         if let Err(why) = try_send(&stream, &reply) {
@@ -238,6 +253,7 @@ fn serve(socket: &str, token: String, registry: fn() -> Registry) {
             };
             send(&stream, &reply);
         }
+        // ANCHOR_END: oversized_reply
     }
 }
 
