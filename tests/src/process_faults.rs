@@ -238,3 +238,43 @@ fn faults_in_a_row_leave_the_pool_serving() {
         still_works(&pool, None);
     });
 }
+
+#[test]
+fn a_worker_killed_while_idle_fails_no_job() {
+    deadline(BUDGET, || {
+        let pool = builder(1).build().unwrap();
+        let pid = pool.submit(PID.call(())).unwrap().result().unwrap();
+        let status = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Let the kill land before the next call (the race itself is not the subject).
+        wait_for("the idle worker to die", BUDGET / 4, || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map_or(true, |stat| stat.contains(") Z "))
+        });
+        assert_eq!(pool.submit(SQUARE.call(5)).unwrap().result(), Ok(25));
+        let replacement = pool.submit(PID.call(())).unwrap().result().unwrap();
+        assert_ne!(replacement, pid);
+        assert_eq!(pool.counters().restarts, 1);
+        pool.shutdown(true, false);
+    });
+}
+
+#[test]
+fn calls_made_one_after_another_use_one_worker() {
+    deadline(BUDGET, || {
+        let pool = builder(4).build().unwrap();
+        let pids: std::collections::BTreeSet<u32> = (0..200)
+            .map(|_| pool.submit(PID.call(())).unwrap().result().unwrap())
+            .collect();
+        assert_eq!(
+            pids.len(),
+            1,
+            "a strictly sequential caller grew the pool: {pids:?}"
+        );
+        assert_eq!(pool.counters().workers, 1);
+        pool.shutdown(true, false);
+    });
+}

@@ -36,9 +36,10 @@ use super::registry::{compare, Signature};
 use super::worker::{NO_WORKER_MAIN_EXIT, WORKER_MAIN_MISSING};
 use crate::error::WorkerExit;
 
-/// The frame limit during the handshake (at least this, whatever `max_frame_size` says), so a
-/// small `max_frame_size` cannot refuse a `Hello` that lists many functions.
-const HANDSHAKE_FRAME_SIZE: usize = 16 << 20;
+/// The frame limit during the handshake, whatever `max_frame_size` says: a small
+/// `max_frame_size` cannot refuse a `Hello` that lists many functions, and a process that
+/// connects first without the secret cannot make the parent allocate more than this.
+pub(crate) const HANDSHAKE_FRAME_SIZE: usize = 1 << 20;
 
 /// How long a retired worker may take to exit before it is killed.
 const RETIRE_GRACE: Duration = Duration::from_secs(2);
@@ -69,6 +70,14 @@ pub(crate) struct Worker {
 
 // ANCHOR: worker_end
 impl Worker {
+    /// Whether the process has already ended (killed or crashed while idle); it is reaped
+    /// later by `died`.
+    pub(crate) fn has_exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))))
+    }
+
     /// Kills the worker and reaps it.
     pub(crate) fn kill(mut self) -> WorkerExit {
         self.reap(Duration::ZERO)
@@ -282,7 +291,7 @@ fn handshake(
     config: &ProcessPoolBuilder,
 ) -> Result<(), StartError> {
     let pid = worker.pid;
-    let max = config.max_frame_size.max(HANDSHAKE_FRAME_SIZE);
+    let max = HANDSHAKE_FRAME_SIZE;
     let link = || Deadline {
         stream: &worker.stream,
         until: Some(deadline),

@@ -43,11 +43,13 @@ pub(crate) fn supervise(inner: Arc<Inner>, slot: usize) {
     let mut worker: Option<Worker> = None;
     let mut first_start = true;
     while let Some(job) = next_job(&inner) {
-        let ran = run_job(&inner, slot, &mut worker, &mut first_start, job);
+        let counted = run_job(&inner, slot, &mut worker, &mut first_start, job);
         let mut state = inner.state.lock();
-        state.running -= 1;
-        if ran {
-            state.completed += 1;
+        if counted {
+            // `mark_done` counted this supervisor idle early; `next_job` counts it again.
+            state.idle -= 1;
+        } else {
+            state.running -= 1;
         }
     }
     // Retire the worker: ask it to exit, or kill it if the pool was dropped.
@@ -103,6 +105,15 @@ fn next_job(inner: &Inner) -> Option<Job> {
 }
 // ANCHOR_END: next_job
 
+/// Counts the job done and this supervisor idle *before* its handles resolve, so a caller
+/// that submits its next call as soon as it has this one's value finds an idle supervisor and
+/// no second worker starts (as the thread pool does, `thread_pool/worker.rs`).
+fn mark_done(state: &mut super::state::PoolState) {
+    state.running -= 1;
+    state.completed += 1;
+    state.idle += 1;
+}
+
 /// How long an idle supervisor watches the queue before it sleeps (none on one core).
 const SPIN: Duration = Duration::from_micros(50);
 
@@ -122,7 +133,8 @@ fn spin_for_job(inner: &Inner) {
     }
 }
 
-/// Runs `job` on this slot's worker (starting one if needed). Returns whether it ran.
+/// Runs `job` on this slot's worker (starting one if needed). Returns whether it ran, in
+/// which case `mark_done` already counted it.
 fn run_job(
     inner: &Arc<Inner>,
     slot: usize,
@@ -134,6 +146,11 @@ fn run_job(
     // Skip a job cancelled while queued, before starting a worker for it.
     if job.is_cancelled() {
         return false;
+    }
+    // A worker that died while idle (killed, out of memory) is reaped and replaced here, so
+    // its death fails no job.
+    if worker.as_mut().is_some_and(Worker::has_exited) {
+        end_worker(inner, slot, worker, Ending::Died);
     }
     // Make sure a live worker is there.
     if worker.is_none() {
@@ -211,7 +228,11 @@ fn run_job(
     drop(request);
     // Disarm the switch.
     let fired = switch.disarm();
-    inner.state.lock().switches.remove(&slot);
+    {
+        let mut state = inner.state.lock();
+        state.switches.remove(&slot);
+        mark_done(&mut state);
+    }
     // ANCHOR_END: send_request
     // ANCHOR: settle
     // Settle the calls and decide the worker's fate (module docs, the table).

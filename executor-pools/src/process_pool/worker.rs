@@ -34,6 +34,7 @@ use super::protocol::{
     TOKEN_ENV, WORKER_ENV,
 };
 use super::registry::Registry;
+use super::spawn::HANDSHAKE_FRAME_SIZE;
 use crate::error::panic_message;
 
 /// Set by `worker_main` in every process that calls it; `ProcessPoolBuilder::build` refuses to
@@ -127,7 +128,8 @@ pub fn worker_main(registry: fn() -> Registry) {
 }
 // ANCHOR_END: worker_main
 
-/// Connects, shakes hands, then runs jobs until the reader thread exits the process.
+/// Connects, shakes hands, then runs jobs until the parent closes the socket (or the watchdog
+/// sees the parent gone) and the process exits.
 fn serve(socket: &str, token: String, registry: fn() -> Registry) {
     // ANCHOR: panic_hook
     // Keep job panics quiet; their messages travel to the parent.
@@ -163,7 +165,7 @@ fn serve(socket: &str, token: String, registry: fn() -> Registry) {
     // ANCHOR_END: hello
     // ANCHOR: initializer
     // Run the initializer the parent asks for.
-    let (max_frame_size, initializer) = match read_frame(&*stream, usize::MAX) {
+    let (max_frame_size, initializer) = match read_frame(&*stream, HANDSHAKE_FRAME_SIZE) {
         Ok(ToWorker::Init {
             max_frame_size,
             initializer,
