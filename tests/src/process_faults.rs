@@ -250,9 +250,13 @@ fn a_worker_killed_while_idle_fails_no_job() {
             .unwrap();
         assert!(status.success());
         // Let the kill land before the next call (the race itself is not the subject).
+        // Careful: the main thread turns zombie first; the process can be reaped only once
+        // its other threads (the watchdog) are gone too, so wait for that as well.
         wait_for("the idle worker to die", BUDGET / 4, || {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map_or(true, |stat| stat.contains(") Z "))
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map_or(true, |stat| stat.contains(") Z "));
+            let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
+            zombie && threads <= 1
         });
         assert_eq!(pool.submit(SQUARE.call(5)).unwrap().result(), Ok(25));
         let replacement = pool.submit(PID.call(())).unwrap().result().unwrap();
