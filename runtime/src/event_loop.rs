@@ -246,7 +246,9 @@ impl EventLoop {
         core.next_task_id.set(id + 1);
         let mut tasks = core.tasks.borrow_mut();
         let key = tasks.vacant_key();
-        let cell = TaskCell::new(Box::pin(future), id, key, Rc::downgrade(core));
+        // The task runs in a copy of its creator's context (contextvars semantics).
+        let context = crate::context::Context::current();
+        let cell = TaskCell::new(Box::pin(future), id, key, Rc::downgrade(core), context);
         tasks.insert(cell.clone());
         drop(tasks);
         core.schedule(cell.clone());
@@ -268,7 +270,7 @@ impl EventLoop {
         let _running = RunningGuard::enter(self)?;
         let output = Cell::new(None);
         let wrapped = pin!(async {
-            output.set(Some(future.await));
+            output.set(Some(crate::context::InContext::new(future).await));
         });
         let main_id = self.core.next_task_id.get();
         self.core.next_task_id.set(main_id + 1);

@@ -38,6 +38,7 @@ use std::task::{Context, Poll, Waker};
 use evloop_pools::{Executor, JobError, JobHandle, ThreadPool, TrySubmitError};
 use parking_lot::Mutex;
 
+use crate::context::Context as VarContext;
 use crate::current;
 use crate::error::LoopError;
 use crate::event_loop::EventLoop;
@@ -194,8 +195,12 @@ where
 }
 // ANCHOR_END: run_in_executor_drop
 
-/// The future of [`to_thread`] and [`EventLoop::run_in_default_executor`].
-pub type ToThread<F> = RunInExecutor<Arc<ThreadPool>, F>;
+/// The future of [`EventLoop::run_in_default_executor`].
+pub type RunInDefaultExecutor<F> = RunInExecutor<Arc<ThreadPool>, F>;
+
+/// The future of [`to_thread`]: the closure, wrapped to run in a copy of the caller's
+/// context, on the default executor.
+pub type ToThread<R> = RunInExecutor<Arc<ThreadPool>, Box<dyn FnOnce() -> R + Send>>;
 
 impl EventLoop {
     /// Runs `job` in `executor` and returns a future of its outcome (asyncio's
@@ -241,12 +246,13 @@ impl EventLoop {
     // ANCHOR_END: run_in_executor
 
     /// Runs the closure `f` in this loop's default executor (asyncio's
-    /// `loop.run_in_executor(None, func)`).
+    /// `loop.run_in_executor(None, func)`). Like asyncio's, it does not copy the caller's
+    /// context to the thread; [`to_thread`] does.
     ///
     /// # Panics
     ///
     /// If the loop is closed (its default executor is shut down).
-    pub fn run_in_default_executor<F, R>(&self, f: F) -> ToThread<F>
+    pub fn run_in_default_executor<F, R>(&self, f: F) -> RunInDefaultExecutor<F>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -364,7 +370,9 @@ impl Future for Joined {
 }
 
 /// Runs the closure `f` on the running loop's default executor and returns a future of its
-/// value (asyncio's `asyncio.to_thread`). The loop stays free while `f` blocks.
+/// value (asyncio's `asyncio.to_thread`). The loop stays free while `f` blocks, and `f` runs
+/// in a copy of the calling task's context, so [`ContextVar`](crate::ContextVar)s read there
+/// see the caller's values (and what `f` sets stays in the copy).
 ///
 /// # Panics
 ///
@@ -383,14 +391,17 @@ impl Future for Joined {
 /// assert_eq!(n, Ok(7));
 /// ```
 // ANCHOR: to_thread
-pub fn to_thread<F, R>(f: F) -> ToThread<F>
+pub fn to_thread<F, R>(f: F) -> ToThread<R>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    match current::running_loop() {
-        Some(lp) => lp.run_in_default_executor(f),
-        None => panic!("evloop::to_thread: {}", LoopError::NoRunningLoop),
-    }
+    let Some(lp) = current::running_loop() else {
+        panic!("evloop::to_thread: {}", LoopError::NoRunningLoop)
+    };
+    // Like asyncio.to_thread: the job runs in a copy of the caller's context.
+    let context = VarContext::current();
+    let job: Box<dyn FnOnce() -> R + Send> = Box::new(move || context.run(f));
+    RunInExecutor::new(&lp, lp.default_executor(), job)
 }
 // ANCHOR_END: to_thread

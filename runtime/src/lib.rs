@@ -45,6 +45,7 @@
 //! | other threads | `remote.rs`, `threadsafe_task.rs`, `loop_thread.rs` | [`LoopHandle`], [`ThreadsafeTask`], [`LoopThread`] |
 //! | blocking work: thread and process pools | `executor.rs` (and the `evloop-pools` crate) | [`EventLoop::run_in_executor`], [`to_thread`], [`pools`] |
 //! | the running loop, free functions | `current.rs`, `sleep.rs`, `run.rs` | [`get_running_loop`], [`spawn`], [`sleep`], [`run`] |
+//! | task-local context (contextvars) | `context.rs` | [`ContextVar`], [`Context`], [`Token`] |
 //! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
 //!
 //! ## Guarantees
@@ -66,6 +67,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod clock;
+mod context;
 mod current;
 mod error;
 mod event_loop;
@@ -85,11 +87,12 @@ mod threadsafe_task;
 mod timer_queue;
 mod timers;
 
+pub use context::{Context, ContextVar, Token};
 pub use current::{get_running_loop, spawn};
 pub use error::{LoopClosed, LoopError, TaskError};
 pub use event_loop::{Builder, EventLoop};
 pub use exception::{default_exception_handler, ExceptionContext, ExceptionHandler};
-pub use executor::{to_thread, RunInExecutor, ToThread};
+pub use executor::{to_thread, RunInDefaultExecutor, RunInExecutor, ToThread};
 pub use handle::{Handle, TimerHandle};
 pub use loop_thread::LoopThread;
 pub use reactor::IoSource;

@@ -8,6 +8,7 @@ mod util;
 
 mod call_soon;
 mod cancel;
+mod context;
 mod docs_sync;
 mod errors;
 mod executor;

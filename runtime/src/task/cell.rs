@@ -75,6 +75,9 @@ pub(crate) struct Header {
     pub(crate) waker: Cell<Option<WakerPair>>,
     /// The loop, for `Task::cancel` and for reporting panics from `Task`'s drop.
     pub(crate) core: Weak<Core>,
+    /// The task's own context (a copy of its creator's at spawn), installed around each
+    /// poll and taken back afterwards (`context.rs`).
+    pub(crate) context: Cell<crate::context::Context>,
 }
 
 /// What the loop needs from a task, whatever its output type.
@@ -105,6 +108,7 @@ impl<T: 'static> TaskCell<T> {
         id: u64,
         key: usize,
         core: Weak<Core>,
+        context: crate::context::Context,
     ) -> Rc<Self> {
         Rc::new(TaskCell {
             header: Header {
@@ -117,6 +121,7 @@ impl<T: 'static> TaskCell<T> {
                 has_handle: Cell::new(true),
                 waker: Cell::new(None),
                 core,
+                context: Cell::new(context),
             },
             future: Cell::new(Some(future)),
             output: Cell::new(None),
@@ -173,6 +178,26 @@ impl<T: 'static> Runnable for TaskCell<T> {
         if header.outcome.get() != Outcome::Pending {
             return;
         }
+        // Run in the task's context; take it back, with what the poll set, afterwards.
+        let outer = crate::context::enter(header.context.take());
+        self.clone().run_in_context(core);
+        header.context.set(crate::context::enter(outer));
+    }
+
+    fn finish_cancelled(self: Rc<Self>, core: &Core) {
+        if self.header.outcome.get() == Outcome::Pending {
+            let outer = crate::context::enter(self.header.context.take());
+            self.finish(core, Err(TaskError::Cancelled));
+            crate::context::enter(outer);
+        }
+    }
+}
+
+impl<T: 'static> TaskCell<T> {
+    /// One poll slot, with the task's context installed: drop the future if cancellation
+    /// was requested, else poll it once.
+    fn run_in_context(self: Rc<Self>, core: &Core) {
+        let header = &self.header;
         if header.cancel_requested.get() {
             self.finish(core, Err(TaskError::Cancelled));
             return;
@@ -212,12 +237,6 @@ impl<T: 'static> Runnable for TaskCell<T> {
                 self.future.set(Some(future));
                 self.finish(core, Err(TaskError::Panicked(message)));
             }
-        }
-    }
-
-    fn finish_cancelled(self: Rc<Self>, core: &Core) {
-        if self.header.outcome.get() == Outcome::Pending {
-            self.finish(core, Err(TaskError::Cancelled));
         }
     }
 }
