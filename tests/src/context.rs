@@ -1,4 +1,5 @@
-//! Task-local context (`ContextVar`), and scenario S11 of `shared/SCENARIOS.md`.
+//! Task-local context (`ContextVar`), and scenario S11 of `shared/SCENARIOS.md` (runnable
+//! version: `runtime/examples/12_context_s11.rs`).
 //!
 //! What is checked: a spawned task starts with a copy of its creator's values and its own
 //! changes stay its own; interleaved tasks never see each other's values (the trap a
