@@ -21,7 +21,7 @@
 //! |---|---|---|
 //! | the job handle and the pool's side of it | `job.rs` | [`JobHandle`], `Promise`, [`CancelToken`] |
 //! | errors | `error.rs` | [`JobError`], [`TrySubmitError`], [`WorkerExit`] |
-//! | what both pools share | `executor.rs` | [`Executor`], [`SubmitJob`], [`Counters`] |
+//! | what both pools share | `executor.rs`, `queue.rs` | [`Executor`], [`SubmitJob`], [`Counters`]; `Aftermath`, `refusal`, `spin_for_job` |
 //! | the thread pool | `thread_pool/` | [`ThreadPool`], [`ThreadPoolBuilder`] |
 //! | the process pool | `process_pool/` | [`ProcessPool`], [`ProcessPoolBuilder`], [`Registry`], [`Function`], [`Call`], [`worker_main`] |
 
@@ -32,6 +32,7 @@ mod error;
 mod executor;
 mod job;
 mod process_pool;
+mod queue;
 mod thread_pool;
 
 pub use error::{JobError, TrySubmitError, WorkerExit};

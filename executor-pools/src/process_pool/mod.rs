@@ -407,9 +407,7 @@ where
         if Inner::refusal(&state).is_some() || !self.inner.is_full(&state) {
             return Poll::Ready(());
         }
-        if !state.space_wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            state.space_wakers.push(cx.waker().clone());
-        }
+        crate::queue::wait_for_room(&mut state.space_wakers, cx.waker());
         Poll::Pending
     }
 }

@@ -222,12 +222,6 @@ pub(crate) fn write_frame(
 }
 // ANCHOR_END: write_frame
 
-/// Whether this machine has more than one core (spinning only delays others on one core).
-pub(crate) fn several_cores() -> bool {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
-}
-
 /// Frames up to this size (header included) usually arrive in one read.
 const SMALL_FRAME: usize = 1024;
 

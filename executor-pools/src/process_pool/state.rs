@@ -29,26 +29,16 @@ use super::job::{Job, Switch};
 use super::registry::Signature;
 use super::supervisor::supervise;
 use crate::error::JobError;
+use crate::queue::{self, Refuse};
 
-/// What a caller must finish after releasing the lock: jobs to fail, wakers to wake.
-#[derive(Default)]
-#[must_use = "the jobs and wakers must be finished after the lock is released"]
-pub(crate) struct Aftermath {
-    /// Jobs refused or dropped, and the error their handles get.
-    pub(crate) failed: Vec<(Job, JobError)>,
-    /// Wakers of `submit_async` futures to wake.
-    pub(crate) wakers: Vec<Waker>,
-}
-
-impl Aftermath {
-    /// Fails the jobs and wakes the wakers. Call with the lock released.
-    pub(crate) fn finish(self) {
-        for (job, error) in self.failed {
-            job.fail(error);
-        }
-        self.wakers.into_iter().for_each(Waker::wake);
+impl Refuse for Job {
+    fn refuse(self, error: JobError) {
+        self.fail(error);
     }
 }
+
+/// What a locked section leaves to finish after the lock is released (`queue.rs`).
+pub(crate) type Aftermath = queue::Aftermath<Job>;
 
 /// Everything the lock protects.
 pub(crate) struct PoolState {
@@ -140,13 +130,7 @@ impl Inner {
 
     /// The error for a refused submission, if the pool refuses them now.
     pub(crate) fn refusal(state: &PoolState) -> Option<JobError> {
-        if let Some(why) = &state.broken {
-            Some(JobError::BrokenPool(why.clone()))
-        } else if state.shutdown {
-            Some(JobError::ShutDown)
-        } else {
-            None
-        }
+        queue::refusal(&state.broken, state.shutdown)
     }
 
     /// Whether a bounded queue is full.

@@ -29,12 +29,12 @@ use std::time::{Duration, Instant};
 
 use super::job::{Job, Settle, Switch};
 use super::protocol::{
-    read_frame, several_cores, write_frame, Blob, Deadline, FrameError, ToParent, ToWorker,
-    WorkerError,
+    read_frame, write_frame, Blob, Deadline, FrameError, ToParent, ToWorker, WorkerError,
 };
 use super::spawn::{start_worker, StartError, Worker};
 use super::state::Inner;
 use crate::error::{JobError, WorkerExit};
+use crate::queue;
 
 // ANCHOR: supervise
 /// The body of a supervisor thread: take jobs and run them until shutdown (with an empty
@@ -85,7 +85,9 @@ fn next_job(inner: &Inner) -> Option<Job> {
         state.idle += 1;
         // Spin briefly before sleeping: a loop awaiting calls one after another submits the
         // next within microseconds (as the thread pool's workers do, `thread_pool/worker.rs`).
-        MutexGuard::unlocked(&mut state, || spin_for_job(inner));
+        MutexGuard::unlocked(&mut state, || {
+            queue::spin_for_job(&inner.queued, queue::default_spin())
+        });
         if state.queue.is_empty() && !state.shutdown && state.broken.is_none() {
             inner.work_ready.wait(&mut state);
         }
@@ -112,25 +114,6 @@ fn mark_done(state: &mut super::state::PoolState) {
     state.running -= 1;
     state.completed += 1;
     state.idle += 1;
-}
-
-/// How long an idle supervisor watches the queue before it sleeps (none on one core).
-const SPIN: Duration = Duration::from_micros(50);
-
-/// Spins for up to [`SPIN`] until a job is queued.
-fn spin_for_job(inner: &Inner) {
-    if !several_cores() {
-        return;
-    }
-    let start = std::time::Instant::now();
-    while start.elapsed() < SPIN {
-        for _ in 0..64 {
-            if inner.queued.load(Ordering::Relaxed) > 0 {
-                return;
-            }
-            std::hint::spin_loop();
-        }
-    }
 }
 
 /// Runs `job` on this slot's worker (starting one if needed). Returns whether it ran, in

@@ -50,14 +50,6 @@ pub(crate) fn default_max_workers() -> usize {
 }
 // ANCHOR_END: default_max_workers
 
-/// 50 µs of spinning on a multi-core machine; none on one core, where it only delays others.
-fn default_spin() -> Duration {
-    match std::thread::available_parallelism().map_or(1, |n| n.get()) {
-        1 => Duration::ZERO,
-        _ => Duration::from_micros(50),
-    }
-}
-
 impl Default for ThreadPoolBuilder {
     fn default() -> Self {
         ThreadPoolBuilder {
@@ -67,7 +59,7 @@ impl Default for ThreadPoolBuilder {
             idle_timeout: Some(Duration::from_secs(10)),
             queue_capacity: None,
             stack_size: None,
-            spin: default_spin(),
+            spin: crate::queue::default_spin(),
         }
     }
 }

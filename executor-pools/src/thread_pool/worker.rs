@@ -30,6 +30,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::builder::ThreadPoolBuilder;
 use crate::error::{panic_message, JobError};
+use crate::queue::{self, Refuse};
 
 /// A queued job, type-erased (see `ThreadPool::submit` for the concrete kinds).
 pub(crate) trait Work: Send {
@@ -41,26 +42,14 @@ pub(crate) trait Work: Send {
     fn fail(self: Box<Self>, error: JobError);
 }
 
-/// What a caller must finish after releasing the lock: jobs to fail, wakers to wake (user
-/// code never runs under the lock).
-#[derive(Default)]
-#[must_use = "the jobs and wakers must be finished after the lock is released"]
-pub(crate) struct Aftermath {
-    /// Jobs refused by a broken or shut-down pool, and the error each gets.
-    pub(crate) failed: Vec<(Box<dyn Work>, JobError)>,
-    /// Wakers of `submit_async` futures to wake.
-    pub(crate) wakers: Vec<Waker>,
-}
-
-impl Aftermath {
-    /// Fails the jobs and wakes the wakers. Call with the lock released.
-    pub(crate) fn finish(self) {
-        for (work, error) in self.failed {
-            work.fail(error);
-        }
-        self.wakers.into_iter().for_each(Waker::wake);
+impl Refuse for Box<dyn Work> {
+    fn refuse(self, error: JobError) {
+        self.fail(error);
     }
 }
+
+/// What a locked section leaves to finish after the lock is released (`queue.rs`).
+pub(crate) type Aftermath = queue::Aftermath<Box<dyn Work>>;
 
 /// Everything the lock protects.
 pub(crate) struct PoolState {
@@ -103,13 +92,7 @@ pub(crate) struct Inner {
 impl Inner {
     /// The error for a refused submission, if the pool refuses them now.
     pub(crate) fn refusal(state: &PoolState) -> Option<JobError> {
-        if let Some(why) = &state.broken {
-            Some(JobError::BrokenPool(why.clone()))
-        } else if state.shutdown {
-            Some(JobError::ShutDown)
-        } else {
-            None
-        }
+        queue::refusal(&state.broken, state.shutdown)
     }
 
     /// Whether a bounded queue is full.
@@ -177,23 +160,6 @@ impl Inner {
         }
     }
 
-    // ANCHOR: spin
-    /// Spins for up to `config.spin` until a job is queued. A loop that awaits jobs one after
-    /// another submits the next within microseconds; a sleeping worker would cost a futex
-    /// wake and a trip through the scheduler for each.
-    fn spin(&self) {
-        let start = Instant::now();
-        while start.elapsed() < self.config.spin {
-            for _ in 0..64 {
-                if self.queued.load(Ordering::Relaxed) > 0 {
-                    return;
-                }
-                std::hint::spin_loop();
-            }
-        }
-    }
-    // ANCHOR_END: spin
-
     /// The loop of one worker thread: initialize, then take and run jobs until shutdown or
     /// the idle timeout.
     fn worker_main(self: Arc<Self>) {
@@ -240,7 +206,9 @@ impl Inner {
                 // Idle (the growth rule counts us) but awake: spin briefly before sleeping.
                 state.idle += 1;
                 if !self.config.spin.is_zero() {
-                    MutexGuard::unlocked(&mut state, || self.spin());
+                    MutexGuard::unlocked(&mut state, || {
+                        queue::spin_for_job(&self.queued, self.config.spin)
+                    });
                     if !state.queue.is_empty() || state.shutdown || state.broken.is_some() {
                         state.idle -= 1;
                         continue;
