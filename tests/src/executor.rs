@@ -16,19 +16,7 @@ use std::time::{Duration, Instant};
 use evloop::pools::{CancelToken, Cancellable, JobError, ThreadPool};
 use evloop::EventLoop;
 
-use crate::util::{deadline, exclusive, Resources, BUDGET, UNIT};
-
-/// Threads of this process whose name starts with `prefix` (Linux truncates names to 15 bytes).
-fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-                .filter(|name| name.starts_with(prefix))
-                .count()
-        })
-        .unwrap_or(0)
-}
+use crate::util::{deadline, exclusive, threads_named, Resources, BUDGET, UNIT};
 
 #[test]
 fn a_thread_job_value_reaches_the_awaiting_task_and_wakes_the_loop() {

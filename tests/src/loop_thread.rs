@@ -27,14 +27,11 @@ use crate::util::{deadline, exclusive, Resources, BUDGET};
 /// A sleep that outlives every test: the task is still parked in it when the loop stops.
 const FOREVER: Duration = Duration::from_secs(3600);
 
-/// How many threads of this process the OS names `name` (`comm` holds the first 15 bytes).
+/// How many threads of this process the OS names exactly `name`.
 fn threads_named(name: &str) -> usize {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.trim_end() == name)
+    crate::util::thread_names()
+        .iter()
+        .filter(|comm| comm.as_str() == name)
         .count()
 }
 

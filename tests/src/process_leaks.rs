@@ -13,7 +13,7 @@ use evloop_pools::JobError;
 use crate::lifecycle::fds_only;
 use crate::pool_functions::{OPEN_FDS, SLEEP_MS, SQUARE};
 use crate::process_pool::{builder, wait_for};
-use crate::util::{deadline, exclusive, Resources, BUDGET};
+use crate::util::{deadline, exclusive, threads_named, Resources, BUDGET};
 
 /// The state letter and parent pid of process `pid` (from `/proc/<pid>/stat`).
 fn stat(pid: u32) -> Option<(char, u32)> {
@@ -41,18 +41,6 @@ fn children() -> Vec<u32> {
 /// Whether `pid` is a live (not zombie) process.
 fn is_alive(pid: u32) -> bool {
     stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
-}
-
-/// How many of our threads have a name starting with `prefix` (at most 15 characters: the
-/// kernel keeps no more of a thread's name).
-fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|dir| {
-            dir.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("comm")).ok())
-                .filter(|name| name.starts_with(prefix))
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 /// Our fds without `O_CLOEXEC`: any child inherits those, whoever opened them (the test

@@ -27,7 +27,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread, ThreadId};
 use std::time::Instant;
 
-use evloop_pools::{JobError, JobHandle, ThreadPool, TrySubmitError};
+use evloop_pools::{JobError, ThreadPool, TrySubmitError};
 use parking_lot::{Condvar, Mutex};
 
 use crate::threads::{eventually, PATIENCE};
@@ -121,33 +121,15 @@ pub(crate) fn block_on_then<F: Future>(
     }
 }
 
-/// What a `try_submit` returned, without the closure: closures have no `Debug`, and
-/// `TrySubmitError<F>` is `Debug` only when `F` is.
-pub(crate) fn attempt_text<R, F>(attempt: &Result<JobHandle<R>, TrySubmitError<F>>) -> String {
-    match attempt {
-        Ok(handle) => format!("Ok({handle:?})"),
-        Err(TrySubmitError::Full(_)) => "Full".to_string(),
-        Err(TrySubmitError::Refused(_, error)) => format!("Refused({error:?})"),
-    }
-}
-
 /// The name of the current thread (`""` if it has none).
 pub(crate) fn current_name() -> String {
     thread::current().name().unwrap_or_default().to_owned()
 }
 
-/// How many live threads of this process are named `{prefix}-{n}` (the OS keeps the first
-/// 15 bytes of a name, so keep prefixes short). Every test uses its own prefix, so the count
-/// is exact even while other tests run.
+/// How many live threads of this process are named `{prefix}-{n}`. Every test uses its own
+/// prefix, so the count is exact even while other tests run.
 pub(crate) fn threads_with_prefix(prefix: &str) -> usize {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    let start = format!("{prefix}-");
-    tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.starts_with(&start))
-        .count()
+    crate::util::threads_named(&format!("{prefix}-"))
 }
 
 #[test]
@@ -300,7 +282,7 @@ fn assert_broken_by(pool: ThreadPool, message: &str) {
     }
     match pool.try_submit(|| 2) {
         Err(TrySubmitError::Refused(job, JobError::BrokenPool(_))) => assert_eq!(job(), 2),
-        other => panic!("expected Refused(BrokenPool), got {}", attempt_text(&other)),
+        other => panic!("expected Refused(BrokenPool), got {other:?}"),
     }
     eventually("the failed worker is gone", || pool.counters().workers == 0);
     pool.shutdown(true, false);

@@ -24,7 +24,7 @@ use evloop_pools::{Executor, JobError, JobHandle, ThreadPool, TrySubmitError};
 use parking_lot::Mutex;
 
 use crate::loop_thread::with_harness_slack;
-use crate::thread_pool::{attempt_text, block_on, current_name, threads_with_prefix, Latch};
+use crate::thread_pool::{block_on, current_name, threads_with_prefix, Latch};
 use crate::threads::{eventually, PATIENCE};
 use crate::util::{deadline, exclusive, Resources, BUDGET, UNIT};
 
@@ -294,7 +294,7 @@ fn every_submission_after_shutdown_is_refused() {
         assert_eq!(token_job, Err(JobError::ShutDown));
         match pool.try_submit(|| 2) {
             Err(TrySubmitError::Refused(job, JobError::ShutDown)) => assert_eq!(job(), 2),
-            other => panic!("expected Refused(ShutDown), got {}", attempt_text(&other)),
+            other => panic!("expected Refused(ShutDown), got {other:?}"),
         }
         let refused = pool.try_submit(|| 3).unwrap_err();
         assert!(

@@ -135,6 +135,15 @@ fn is_test_thread(name: &str, module: &str) -> bool {
     }
 }
 
+/// How many threads of this process have a name starting with `prefix` (Linux keeps the
+/// first 15 bytes of a thread's name, so keep prefixes short).
+pub fn threads_named(prefix: &str) -> usize {
+    thread_names()
+        .iter()
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
 /// The names of this process's threads (for leak messages).
 pub fn thread_names() -> Vec<String> {
     std::fs::read_dir("/proc/self/task")
