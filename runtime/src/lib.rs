@@ -82,6 +82,7 @@ mod remote;
 mod run;
 mod run_once;
 mod sleep;
+mod sync;
 mod task;
 mod threadsafe_task;
 mod timer_queue;

@@ -78,6 +78,21 @@ pub(crate) struct Header {
     /// The task's own context (a copy of its creator's at spawn), installed around each
     /// poll and taken back afterwards (`context.rs`).
     pub(crate) context: Cell<crate::context::Context>,
+    /// Who else wants to hear that the task finished, and under which slot number: the
+    /// combinators (`gather`, `wait`, `as_completed`) and `TaskGroup` file themselves here
+    /// instead of polling every task they hold. Told once, after the awaiter is woken; a
+    /// sink that is gone (`Weak` dead) is skipped.
+    pub(crate) done_sink: Cell<Option<(Weak<dyn DoneSink>, usize)>>,
+}
+
+/// A listener for finished tasks (see `Header::done_sink`).
+///
+/// Implemented by the shared state of a combinator. `task_done` runs inside the loop's
+/// `finish` of the task, on the loop thread, under no borrow; it must only record the slot
+/// and wake whoever waits (it must not poll or drop tasks).
+pub(crate) trait DoneSink {
+    /// The task filed under `slot` finished (value, cancellation or panic).
+    fn task_done(&self, slot: usize);
 }
 
 /// What the loop needs from a task, whatever its output type.
@@ -122,6 +137,7 @@ impl<T: 'static> TaskCell<T> {
                 waker: Cell::new(None),
                 core,
                 context: Cell::new(context),
+                done_sink: Cell::new(None),
             },
             future: Cell::new(Some(future)),
             output: Cell::new(None),
@@ -163,6 +179,11 @@ impl<T: 'static> TaskCell<T> {
         }
         if let Some(awaiter) = header.awaiter.take() {
             awaiter.wake();
+        }
+        if let Some((sink, slot)) = header.done_sink.take() {
+            if let Some(sink) = sink.upgrade() {
+                sink.task_done(slot);
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-pub(crate) use cell::{Outcome, Runnable, TaskCell};
+pub(crate) use cell::{DoneSink, Outcome, Runnable, TaskCell};
 
 use crate::error::{panic_message, TaskError};
 use crate::exception::{default_exception_handler, ExceptionContext};
@@ -80,6 +80,32 @@ impl<T: 'static> Task<T> {
     /// A number unique among the tasks of this loop, for logs.
     pub fn id(&self) -> u64 {
         self.cell.header.id
+    }
+
+    /// Files `sink` to be told (with `slot`) when this task finishes, replacing any earlier
+    /// sink. Returns `false`, filing nothing, if the task has already finished: the caller
+    /// handles that case itself.
+    pub(crate) fn set_done_sink(&self, sink: std::rc::Weak<dyn DoneSink>, slot: usize) -> bool {
+        if self.is_done() {
+            return false;
+        }
+        self.cell.header.done_sink.set(Some((sink, slot)));
+        true
+    }
+
+    /// Forgets the sink filed by `set_done_sink`, if any.
+    pub(crate) fn clear_done_sink(&self) {
+        drop(self.cell.header.done_sink.take());
+    }
+
+    /// The outcome of a finished task, taken out (later calls and `.await` then panic or
+    /// return `None`); `None` while it runs or once taken.
+    pub(crate) fn take_output(&self) -> Option<Result<T, TaskError>> {
+        if self.is_done() {
+            self.cell.output.take()
+        } else {
+            None
+        }
     }
 
     /// `(key, id)`, the `Send` name of the task used by remote wakes and cancels.

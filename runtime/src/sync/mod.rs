@@ -1,0 +1,11 @@
+//! Synchronization primitives for tasks on one loop (asyncio's `Semaphore`, `Lock`, `Event`,
+//! `Condition`, `Queue`, ...).
+//!
+//! They are single-threaded, like asyncio's: shared between the tasks of one loop by cloning
+//! (an `Rc` inside), `!Send`, with no atomics and no locks. Every one of them is built on
+//! [`WaitList`](wait_list::WaitList), a FIFO of parked futures, and follows its cancellation rule:
+//! a waiter dropped after it was chosen passes its turn on, so nothing is lost or stranded.
+//!
+//! - `wait_list.rs`: the FIFO of waiters and its states.
+
+pub(crate) mod wait_list;
