@@ -37,6 +37,25 @@ pub trait Executor<J>: Send + Sync {
     /// when the pool is shut down or broken.
     fn try_submit_job(&self, job: J) -> Result<JobHandle<Self::Output>, TrySubmitError<J>>;
 
+    /// Like [`try_submit_job`](Executor::try_submit_job), with the job to run inside `scope`
+    /// on the worker (evloop uses it to run a thread job in its caller's task context).
+    ///
+    /// A pool whose jobs can carry a scope (a [`ThreadPool`](crate::ThreadPool)) runs the job
+    /// through it; the default, which a [`ProcessPool`](crate::ProcessPool) keeps, drops the
+    /// scope unused, since its jobs run in another process.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_submit_job`](Executor::try_submit_job); a refused job drops its scope.
+    fn try_submit_job_scoped(
+        &self,
+        job: J,
+        scope: JobScope,
+    ) -> Result<JobHandle<Self::Output>, TrySubmitError<J>> {
+        drop(scope);
+        self.try_submit_job(job)
+    }
+
     /// `Ready` when the queue has room (or the pool refuses everything, so a retry returns
     /// at once); otherwise registers `cx`'s waker to be woken when a slot frees up.
     fn poll_space(&self, cx: &mut Context<'_>) -> Poll<()>;
@@ -50,6 +69,60 @@ pub trait Executor<J>: Send + Sync {
             pool: self,
             job: Some(job),
         }
+    }
+}
+
+/// What a thread job runs inside: set up on the worker thread before the job, torn down after
+/// it (see [`Executor::try_submit_job_scoped`]).
+///
+/// The function receives the job as `&mut dyn FnMut()` and must call it exactly once, in
+/// between its set-up and tear-down. A scope that never calls it makes the job fail with
+/// [`JobError::Panicked`].
+///
+/// # Examples
+///
+/// ```
+/// use evloop_pools::{Executor, JobScope, ThreadPool};
+/// let pool = ThreadPool::new();
+/// let scope = JobScope::new(|job| {
+///     println!("before the job");
+///     job();
+///     println!("after the job");
+/// });
+/// let handle = pool.try_submit_job_scoped(|| 6 * 7, scope).unwrap();
+/// assert_eq!(handle.result(), Ok(42));
+/// ```
+pub struct JobScope(Box<ScopeFn>);
+
+/// The function inside a [`JobScope`]: it is given the job and calls it once.
+type ScopeFn = dyn FnOnce(&mut dyn FnMut()) + Send;
+
+impl JobScope {
+    /// A scope from a function that runs the job it is given once.
+    pub fn new(scope: impl FnOnce(&mut dyn FnMut()) + Send + 'static) -> Self {
+        JobScope(Box::new(scope))
+    }
+
+    /// Runs `job` inside the scope and returns its value.
+    ///
+    /// # Panics
+    ///
+    /// If the scope did not call the job (the pool turns this into `JobError::Panicked`).
+    pub(crate) fn run<R>(self, job: impl FnOnce() -> R) -> R {
+        let mut job = Some(job);
+        let mut value = None;
+        (self.0)(&mut || {
+            if let Some(job) = job.take() {
+                value = Some(job());
+            }
+        });
+        value.expect("a JobScope returned without running its job; fix: call the job it is given exactly once")
+    }
+}
+
+impl std::fmt::Debug for JobScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JobScope")
     }
 }
 
@@ -112,6 +185,14 @@ impl<J, E: Executor<J>> Executor<J> for std::sync::Arc<E> {
 
     fn try_submit_job(&self, job: J) -> Result<JobHandle<Self::Output>, TrySubmitError<J>> {
         (**self).try_submit_job(job)
+    }
+
+    fn try_submit_job_scoped(
+        &self,
+        job: J,
+        scope: JobScope,
+    ) -> Result<JobHandle<Self::Output>, TrySubmitError<J>> {
+        (**self).try_submit_job_scoped(job, scope)
     }
 
     fn poll_space(&self, cx: &mut Context<'_>) -> Poll<()> {

@@ -36,7 +36,7 @@ mod queue;
 mod thread_pool;
 
 pub use error::{JobError, TrySubmitError, WorkerExit};
-pub use executor::{Counters, Executor, SubmitJob};
+pub use executor::{Counters, Executor, JobScope, SubmitJob};
 pub use job::{CancelToken, JobHandle};
 pub use process_pool::{worker_main, Call, Function, ProcessPool, ProcessPoolBuilder, Registry};
 pub use thread_pool::{Cancellable, MapResults, ThreadPool, ThreadPoolBuilder};

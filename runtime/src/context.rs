@@ -13,9 +13,12 @@
 //! entries) only when it is shared. Values are `Clone + Send + Sync`, since a copy may travel
 //! to a pool thread.
 //!
-//! What this file does not do: callbacks (`call_soon`) run in whatever context is current
-//! when they run (asyncio gives each a copy taken at `call_soon`); the rest of the toolkit
-//! (combinators, task groups) builds on these types.
+//! Callbacks get the same treatment: `call_soon`, `call_later` and `call_at` take a copy of
+//! the current context, and the callback runs in it (`handle.rs`), as in asyncio. So does a
+//! closure sent to a thread pool with `run_in_executor` or `to_thread` (`executor.rs`).
+//!
+//! What this file does not do: carry a context to a worker *process* (a process call is plain
+//! serialized data, its worker has contexts of its own).
 //!
 //! [`spawn`]: crate::spawn
 
@@ -66,7 +69,13 @@ impl Context {
     /// Runs `f` with this context installed as the current one, then puts the previous one
     /// back (also if `f` panics). What `f` sets stays in a copy and is discarded.
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        /// Puts the previous context back on drop.
+        self.clone().run_owned(f)
+    }
+
+    /// Like [`run`](Context::run), consuming the context (no clone): how the loop runs a
+    /// callback in the context it was scheduled from.
+    pub(crate) fn run_owned<R>(self, f: impl FnOnce() -> R) -> R {
+        /// Puts the previous context back on drop (also if `f` panics).
         struct Restore(Option<Context>);
         impl Drop for Restore {
             fn drop(&mut self) {
@@ -75,7 +84,7 @@ impl Context {
                 }
             }
         }
-        let _restore = Restore(Some(enter(self.clone())));
+        let _restore = Restore(Some(enter(self)));
         f()
     }
 

@@ -35,7 +35,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use evloop_pools::{Executor, JobError, JobHandle, ThreadPool, TrySubmitError};
+use evloop_pools::{Executor, JobError, JobHandle, JobScope, ThreadPool, TrySubmitError};
 use parking_lot::Mutex;
 
 use crate::context::Context as VarContext;
@@ -72,6 +72,9 @@ where
     stage: Stage<J, <P::Target as Executor<J>>::Output>,
     /// Counts this future in its loop's `executor_inflight` until it resolves or is dropped.
     inflight: Option<InFlight>,
+    /// A copy of the caller's context, kept while the job waits for room: a thread job runs
+    /// inside it on the worker (`in_context`).
+    context: VarContext,
 }
 // ANCHOR_END: run_in_executor_future
 
@@ -109,7 +112,8 @@ where
     // ANCHOR: run_in_executor_new
     /// Queues `job` now if there is room (eager, like asyncio).
     fn new(event_loop: &EventLoop, pool: P, job: J) -> Self {
-        let stage = match pool.try_submit_job(job) {
+        let context = VarContext::current();
+        let stage = match pool.try_submit_job_scoped(job, in_context(&context)) {
             Ok(handle) => Stage::Submitted(handle),
             Err(TrySubmitError::Full(job)) => Stage::Waiting(job),
             Err(TrySubmitError::Refused(_, error)) => Stage::Refused(error),
@@ -122,9 +126,17 @@ where
             pool,
             stage,
             inflight,
+            context,
         }
     }
     // ANCHOR_END: run_in_executor_new
+}
+
+/// The scope a thread job runs inside: `context` installed as the worker thread's current
+/// context (what the job sets stays in a copy), like `asyncio.to_thread`.
+fn in_context(context: &VarContext) -> JobScope {
+    let context = context.clone();
+    JobScope::new(move |job| context.run_owned(job))
 }
 
 // The future never pins its fields: `JobHandle` is `Unpin` and the job is moved, not polled.
@@ -147,7 +159,10 @@ where
         let this = &mut *self;
         loop {
             match std::mem::replace(&mut this.stage, Stage::Done) {
-                Stage::Waiting(job) => match this.pool.try_submit_job(job) {
+                Stage::Waiting(job) => match this
+                    .pool
+                    .try_submit_job_scoped(job, in_context(&this.context))
+                {
                     Ok(handle) => this.stage = Stage::Submitted(handle),
                     Err(TrySubmitError::Refused(_, error)) => {
                         this.inflight = None;
@@ -209,6 +224,12 @@ impl EventLoop {
     /// with a `ProcessPool` it is a `Call` of a registered function
     /// (`SQUARE.call(7)`).
     ///
+    /// A thread job runs inside a copy of the caller's context, so the
+    /// [`ContextVar`](crate::ContextVar)s it reads have the calling task's values and what it
+    /// sets stays in the copy (asyncio's `loop.run_in_executor` does not copy the context,
+    /// only `to_thread` does; evloop does it for both, so no job ever sees a context left
+    /// behind on its worker thread by an earlier job). A process job carries no context.
+    ///
     /// `executor` is a reference to a pool (`&pool`), or an owned `Arc` of one
     /// (`pool.clone()`) when the future must be `'static`, for example inside
     /// [`spawn`](crate::spawn).
@@ -246,8 +267,8 @@ impl EventLoop {
     // ANCHOR_END: run_in_executor
 
     /// Runs the closure `f` in this loop's default executor (asyncio's
-    /// `loop.run_in_executor(None, func)`). Like asyncio's, it does not copy the caller's
-    /// context to the thread; [`to_thread`] does.
+    /// `loop.run_in_executor(None, func)`), inside a copy of the caller's context (see
+    /// [`run_in_executor`](EventLoop::run_in_executor)).
     ///
     /// # Panics
     ///
@@ -399,9 +420,9 @@ where
     let Some(lp) = current::running_loop() else {
         panic!("evloop::to_thread: {}", LoopError::NoRunningLoop)
     };
-    // Like asyncio.to_thread: the job runs in a copy of the caller's context.
-    let context = VarContext::current();
-    let job: Box<dyn FnOnce() -> R + Send> = Box::new(move || context.run(f));
+    // Like asyncio.to_thread: the job runs in a copy of the caller's context (every
+    // run_in_executor job does, see RunInExecutor::new).
+    let job: Box<dyn FnOnce() -> R + Send> = Box::new(f);
     RunInExecutor::new(&lp, lp.default_executor(), job)
 }
 // ANCHOR_END: to_thread

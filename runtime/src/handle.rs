@@ -24,6 +24,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Instant;
 
+use crate::context::Context;
+
 /// Where a scheduled callback is in its life; see the table in the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EntryState {
@@ -57,6 +59,10 @@ pub(crate) struct Entry<F> {
     state: Cell<EntryState>,
     /// The closure, taken out exactly once: to run it, to cancel it, or to discard it.
     closure: Cell<Option<F>>,
+    /// A copy of the context current when the callback was scheduled; the closure runs in
+    /// it (asyncio's `call_soon(..., context=copy_context())`), so a callback sees the
+    /// context variables of the task that scheduled it.
+    context: Cell<Context>,
 }
 
 impl<F: FnOnce() + 'static> Entry<F> {
@@ -65,6 +71,7 @@ impl<F: FnOnce() + 'static> Entry<F> {
         Rc::new(Entry {
             state: Cell::new(state),
             closure: Cell::new(Some(closure)),
+            context: Cell::new(Context::current()),
         })
     }
 }
@@ -74,7 +81,7 @@ impl<F: FnOnce()> Callback for Entry<F> {
     fn run(&self) {
         if let Some(closure) = self.closure.take() {
             self.state.set(EntryState::Done);
-            closure();
+            self.context.take().run_owned(closure);
         }
     }
 

@@ -3,8 +3,9 @@
 //!
 //! What is checked: a spawned task starts with a copy of its creator's values and its own
 //! changes stay its own; interleaved tasks never see each other's values (the trap a
-//! `thread_local!` falls into); `to_thread` runs its job in a copy of the caller's context
-//! (and `run_in_default_executor`, like asyncio's `run_in_executor`, does not); `reset`
+//! `thread_local!` falls into); `to_thread` and `run_in_executor` run their job in a copy of
+//! the caller's context, and a job's changes never reach the next job on that worker;
+//! callbacks run in a copy of the context they were scheduled from; `reset`
 //! restores the previous value; the main future's values do not leak into the thread once
 //! the loop returns; `Context::run` restores the outer context even when its closure panics.
 
@@ -136,15 +137,87 @@ fn s11_interleaved_requests_never_see_each_others_id_and_to_thread_sees_its_call
 }
 
 #[test]
-fn run_in_default_executor_does_not_copy_the_context_like_asyncio() {
+fn run_in_executor_jobs_run_in_the_callers_context_and_leave_nothing_on_the_worker() {
     deadline(BUDGET, || {
-        let seen = evloop::run(async move {
+        let pool = evloop::pools::ThreadPool::builder().max_workers(1).build();
+        let (default, own_pool, cancellable, after) = evloop::run(async move {
             FLAG.set(5);
             let lp = evloop::get_running_loop().unwrap();
-            lp.run_in_default_executor(|| FLAG.get()).await.unwrap()
+            let default = lp.run_in_default_executor(|| FLAG.get()).await.unwrap();
+            // A job that sets the variable changes only its copy...
+            let own_pool = lp
+                .run_in_executor(&pool, || {
+                    let seen = FLAG.get();
+                    FLAG.set(9);
+                    seen
+                })
+                .await
+                .unwrap();
+            let cancellable = lp
+                .run_in_executor(
+                    &pool,
+                    evloop::pools::Cancellable(|_token: evloop::pools::CancelToken| FLAG.get()),
+                )
+                .await
+                .unwrap();
+            // ... so a job submitted straight to the pool (no caller context) on the same,
+            // only, worker thread finds nothing left behind.
+            let after = pool.submit(|| FLAG.get()).unwrap().await.unwrap();
+            (default, own_pool, cancellable, after)
         })
         .unwrap();
-        assert_eq!(seen, None);
+        assert_eq!(default, Some(5));
+        assert_eq!(own_pool, Some(5));
+        assert_eq!(
+            cancellable,
+            Some(5),
+            "the job saw its caller's value, not the 9 its predecessor set"
+        );
+        assert_eq!(
+            after, None,
+            "a job's set() stayed in its copy of the context"
+        );
+    });
+}
+
+#[test]
+fn callbacks_run_in_a_copy_of_the_context_they_were_scheduled_from() {
+    deadline(BUDGET, || {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let log = seen.clone();
+        evloop::run(async move {
+            let lp = evloop::get_running_loop().unwrap();
+            let task = evloop::spawn({
+                let log = log.clone();
+                async move {
+                    let lp = evloop::get_running_loop().unwrap();
+                    FLAG.set(1);
+                    let l = log.clone();
+                    lp.call_soon(move || {
+                        l.borrow_mut().push(("soon", FLAG.get()));
+                        FLAG.set(99); // stays in the callback's copy
+                    });
+                    let l = log.clone();
+                    lp.call_later(UNIT, move || l.borrow_mut().push(("later", FLAG.get())));
+                    FLAG.set(2);
+                    evloop::sleep(UNIT * 2).await;
+                    log.borrow_mut().push(("task", FLAG.get()));
+                }
+            });
+            let l = log.clone();
+            lp.call_soon(move || l.borrow_mut().push(("main", FLAG.get())));
+            task.await.unwrap();
+        })
+        .unwrap();
+        assert_eq!(
+            *seen.borrow(),
+            [
+                ("main", None),
+                ("soon", Some(1)),
+                ("later", Some(1)),
+                ("task", Some(2))
+            ]
+        );
     });
 }
 

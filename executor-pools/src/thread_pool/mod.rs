@@ -25,7 +25,7 @@ pub use builder::ThreadPoolBuilder;
 pub use map::MapResults;
 
 use crate::error::{panic_message, JobError, TrySubmitError};
-use crate::executor::{Counters, Executor, SubmitJob};
+use crate::executor::{Counters, Executor, JobScope, SubmitJob};
 use crate::job::{job as job_pair, CancelToken, JobHandle, Promise};
 use worker::{Aftermath, Inner, PoolState, Work};
 
@@ -101,7 +101,13 @@ impl ThreadPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.enqueue_blocking(|promise| Box::new(Plain { f, promise }))
+        self.enqueue_blocking(|promise| {
+            Box::new(Plain {
+                f,
+                promise,
+                scope: None,
+            })
+        })
     }
 
     /// Queues `f`, handing it a [`CancelToken`] that `JobHandle::abort` trips: a long job
@@ -133,7 +139,13 @@ impl ThreadPool {
         F: FnOnce(CancelToken) -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.enqueue_blocking(|promise| Box::new(WithToken { f, promise }))
+        self.enqueue_blocking(|promise| {
+            Box::new(WithToken {
+                f,
+                promise,
+                scope: None,
+            })
+        })
     }
 
     // ANCHOR: try_enqueue
@@ -169,7 +181,13 @@ impl ThreadPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.try_enqueue(f, |f, promise| Box::new(Plain { f, promise }))
+        self.try_enqueue(f, |f, promise| {
+            Box::new(Plain {
+                f,
+                promise,
+                scope: None,
+            })
+        })
     }
 
     /// Queues `f`, waiting (without blocking the thread) while a bounded queue is full.
@@ -351,6 +369,20 @@ where
         self.try_submit(job)
     }
 
+    fn try_submit_job_scoped(
+        &self,
+        job: F,
+        scope: JobScope,
+    ) -> Result<JobHandle<R>, TrySubmitError<F>> {
+        self.try_enqueue(job, |f, promise| {
+            Box::new(Plain {
+                f,
+                promise,
+                scope: Some(scope),
+            })
+        })
+    }
+
     fn poll_space(&self, cx: &mut Context<'_>) -> Poll<()> {
         self.poll_room(cx)
     }
@@ -398,7 +430,25 @@ where
         job: Cancellable<F>,
     ) -> Result<JobHandle<R>, TrySubmitError<Cancellable<F>>> {
         self.try_enqueue(job, |job, promise| {
-            Box::new(WithToken { f: job.0, promise })
+            Box::new(WithToken {
+                f: job.0,
+                promise,
+                scope: None,
+            })
+        })
+    }
+
+    fn try_submit_job_scoped(
+        &self,
+        job: Cancellable<F>,
+        scope: JobScope,
+    ) -> Result<JobHandle<R>, TrySubmitError<Cancellable<F>>> {
+        self.try_enqueue(job, |job, promise| {
+            Box::new(WithToken {
+                f: job.0,
+                promise,
+                scope: Some(scope),
+            })
         })
     }
 
@@ -413,6 +463,8 @@ struct Plain<F, R> {
     f: F,
     /// Its handle's other side.
     promise: Promise<R>,
+    /// What the closure runs inside, if the submitter gave one (`try_submit_job_scoped`).
+    scope: Option<JobScope>,
 }
 
 // ANCHOR: plain_run
@@ -422,12 +474,15 @@ where
     R: Send + 'static,
 {
     fn run(self: Box<Self>, finished: &mut dyn FnMut()) {
-        let Plain { f, promise } = *self;
+        let Plain { f, promise, scope } = *self;
         if !promise.start() {
             return;
         }
-        let outcome = catch_unwind(AssertUnwindSafe(f))
-            .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| match scope {
+            Some(scope) => scope.run(f),
+            None => f(),
+        }))
+        .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
         finished();
         promise.complete(outcome);
     }
@@ -444,6 +499,8 @@ struct WithToken<F, R> {
     f: F,
     /// Its handle's other side.
     promise: Promise<R>,
+    /// What the closure runs inside, if the submitter gave one (`try_submit_job_scoped`).
+    scope: Option<JobScope>,
 }
 
 // ANCHOR: with_token_run
@@ -453,15 +510,18 @@ where
     R: Send + 'static,
 {
     fn run(self: Box<Self>, finished: &mut dyn FnMut()) {
-        let WithToken { f, promise } = *self;
+        let WithToken { f, promise, scope } = *self;
         if !promise.start() {
             return;
         }
         let token = CancelToken::new();
         let tripped = token.clone();
         promise.set_stopper(move || tripped.cancel());
-        let outcome = catch_unwind(AssertUnwindSafe(|| f(token)))
-            .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| match scope {
+            Some(scope) => scope.run(|| f(token)),
+            None => f(token),
+        }))
+        .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
         finished();
         promise.complete(outcome);
     }
