@@ -57,12 +57,21 @@ pub(crate) trait RemoteCall: Send {
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }
 
-/// A `call_soon_threadsafe` closure.
-pub(crate) struct CallSoon<F>(pub(crate) F);
+/// A `call_soon_threadsafe` closure, and a copy of the poster's context to run it in (as
+/// asyncio's `call_soon_threadsafe` does).
+pub(crate) struct CallSoon<F>(pub(crate) F, pub(crate) crate::context::Context);
+
+impl<F: FnOnce() + Send + 'static> CallSoon<F> {
+    /// `f`, to run in a copy of the current context.
+    pub(crate) fn new(f: F) -> Self {
+        CallSoon(f, crate::context::Context::current())
+    }
+}
 
 impl<F: FnOnce() + Send + 'static> RemoteCall for CallSoon<F> {
     fn call(self: Box<Self>) {
-        (self.0)()
+        let CallSoon(f, context) = *self;
+        context.run_owned(f)
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
         self
@@ -255,7 +264,7 @@ impl LoopHandle {
         if self.shared.is_closed() {
             return Err(LoopClosed(f));
         }
-        match self.shared.post(Remote::Call(Box::new(CallSoon(f)))) {
+        match self.shared.post(Remote::Call(Box::new(CallSoon::new(f)))) {
             Ok(()) => Ok(()),
             Err(Remote::Call(call)) => {
                 let call = call

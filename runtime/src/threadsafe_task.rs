@@ -365,7 +365,7 @@ impl<T> Drop for ThreadsafeTask<T> {
             return;
         };
         drop(inner);
-        let report = CallSoon(move || report_unretrieved_panic(message));
+        let report = CallSoon::new(move || report_unretrieved_panic(message));
         if let Err(Remote::Call(refused)) = self.shared.post(Remote::Call(Box::new(report))) {
             refused.call();
         }

@@ -278,3 +278,25 @@ fn context_run_restores_the_outer_context_even_when_its_closure_panics() {
         assert_eq!(var.get(), Some(2));
     });
 }
+
+#[test]
+fn call_soon_threadsafe_runs_in_a_copy_of_the_posting_threads_context() {
+    deadline(BUDGET, || {
+        let thread = evloop::LoopThread::start().unwrap();
+        let (sent, received) = std::sync::mpsc::channel();
+        let token = FLAG.set(3);
+        let sender = sent.clone();
+        thread
+            .handle()
+            .call_soon_threadsafe(move || sender.send(FLAG.get()).unwrap())
+            .unwrap();
+        FLAG.reset(token);
+        thread
+            .handle()
+            .call_soon_threadsafe(move || sent.send(FLAG.get()).unwrap())
+            .unwrap();
+        assert_eq!(received.recv().unwrap(), Some(3));
+        assert_eq!(received.recv().unwrap(), None);
+        thread.stop().unwrap();
+    });
+}
