@@ -35,6 +35,7 @@ mod scenarios;
 mod scenarios_pools;
 mod sync_event;
 mod sync_queue;
+mod sync_queue_waiters;
 mod tasks;
 mod thread_pool;
 mod thread_pool_handles;

@@ -82,6 +82,11 @@ pub type LifoQueue<T> = GenericQueue<LifoOrder<T>>;
 /// what a queue of jobs ordered by priority alone is expected to do. See [`GenericQueue`] for
 /// every method.
 ///
+/// The items' `Ord` runs while the queue's state is borrowed (the heap compares items as they
+/// go in and out): an `Ord` that uses this same queue panics. It should not panic either: a
+/// panicking `Ord` may lose the item being taken and leave [`join`](GenericQueue::join)'s
+/// count off by one.
+///
 /// # Examples
 ///
 /// ```

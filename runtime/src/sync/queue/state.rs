@@ -36,7 +36,9 @@
 //! once the queue is empty. `shutdown(true)` first drains the queue.
 //!
 //! This file never wakes anyone and never drops an item: it returns the `Waker`s to wake and
-//! the items to drop, so the caller can release its borrow first.
+//! the items to drop, so the caller can release its borrow first. Careful: the one piece of
+//! user code that does run under the borrow is a priority queue's `Ord` (the heap compares
+//! items as it pushes and pops), documented on `PriorityQueue`.
 
 use std::task::Waker;
 
