@@ -133,8 +133,9 @@ pub type PriorityQueue<T> = GenericQueue<PriorityOrder<T>>;
 ///   processed, not just taken.
 /// - [`shutdown`](Self::shutdown) ends the stream.
 ///
-/// Cancelling (dropping) a `put` or `get` future loses no item and no wake-up: see each
-/// future's "Cancellation" section. The queue is single-threaded like the loop (`!Send`).
+/// Cancelling (dropping) a `put` or `get` future loses no item and no wake-up: see the
+/// "Cancellation" sections of [`put`](Self::put) and [`get`](Self::get). The queue is
+/// single-threaded like the loop (`!Send`).
 ///
 /// # Examples
 ///
