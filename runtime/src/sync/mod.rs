@@ -6,6 +6,11 @@
 //! [`WaitList`](wait_list::WaitList), a FIFO of parked futures, and follows its cancellation rule:
 //! a waiter dropped after it was chosen passes its turn on, so nothing is lost or stranded.
 //!
+//! - `event.rs`: [`Event`](event::Event), a flag tasks wait for.
+//! - `queue/`: [`Queue`](queue::Queue), [`LifoQueue`](queue::LifoQueue) and
+//!   [`PriorityQueue`](queue::PriorityQueue), one implementation generic over the order.
 //! - `wait_list.rs`: the FIFO of waiters and its states.
 
+pub(crate) mod event;
+pub(crate) mod queue;
 pub(crate) mod wait_list;
