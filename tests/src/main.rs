@@ -31,6 +31,7 @@ mod reactor;
 mod run;
 mod scenarios;
 mod scenarios_pools;
+mod task_group;
 mod tasks;
 mod thread_pool;
 mod thread_pool_handles;
