@@ -123,13 +123,14 @@ impl<E> TaskGroupError<E> {
 
 impl<E: fmt::Display> fmt::Display for TaskGroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.failures.len();
+        let plural = if count == 1 { "" } else { "s" };
         write!(
             f,
-            "unhandled errors in a TaskGroup: {} (1 of {} failure(s); the children still \
-             running were cancelled); fix: handle the error inside the child, or match on \
-             TaskGroupError::failures() to see every failure",
-            self.first(),
-            self.failures.len()
+            "unhandled errors in a TaskGroup ({count} failure{plural}), the first: {}; the \
+             children still running were cancelled; fix: handle the error inside the child, \
+             or read TaskGroupError::failures() for every failure",
+            self.first()
         )
     }
 }

@@ -2,89 +2,26 @@
 //!
 //! A [`TaskGroup`] starts children (tasks on the running loop), waits for all of them, and
 //! makes sure that none outlives it. The first child that fails cancels its siblings, and
-//! the group reports every failure together.
+//! the group reports every failure together. The semantics, for users, are on
+//! [`TaskGroup`]; this header records the design choices.
 //!
-//! ```
-//! use std::time::Duration;
-//! use evloop::TaskGroup;
+//! # Design: the values stay in the group
 //!
-//! let sizes = evloop::run(async {
-//!     let group = TaskGroup::new();
-//!     for ms in [30u64, 10, 20] {
-//!         group.spawn(async move {
-//!             evloop::sleep(Duration::from_millis(ms)).await;
-//!             Ok::<_, String>(ms * 2)
-//!         });
-//!     }
-//!     group.join().await
-//! })
-//! .unwrap();
-//! assert_eq!(sizes, Ok(vec![60, 20, 40])); // in spawn order, like gather
-//! ```
-//!
-//! # Two forms
-//!
-//! - **Plain**: `let group = TaskGroup::new(); group.spawn(..); group.join().await`. Closest
-//!   to tokio's `JoinSet`. A failure cancels the children, not the code that spawned them:
-//!   that code runs on until it calls `join`.
-//! - **Scoped**: `TaskGroup::run(|group| async move { group.spawn(..); ...; Ok(()) }).await`.
-//!   Closest to `async with asyncio.TaskGroup() as group:`. The body is part of the group: if
-//!   it returns `Err` (or panics) the children are cancelled and its error is reported with
-//!   theirs; if a child fails while the body still runs, the body is dropped (asyncio cancels
-//!   the parent task) and the group then waits for the children.
-//!
-//! # Children, their values and their failures
-//!
-//! A child is a future returning `Result<T, E>`: errors are values in Rust. It *fails* when
-//! it returns `Err(e)` or panics. `join` (and `run`) resolve to `Ok(values)`, every child's
-//! value in spawn order, or to `Err(`[`TaskGroupError`]`)`, every failure in the order it
-//! happened, each [`GroupFailure::Failed`]`(e)` or [`GroupFailure::Panicked`]`(message)`.
-//! Cancelled children are never failures.
-//!
-//! Why the values stay in the group instead of coming back through one handle per child: a
-//! group is a fan-out of work of one shape (the same choice as `gather` and tokio's
+//! `join` returns every child's value in spawn order instead of giving one handle per child,
+//! because a group is a fan-out of work of one shape (the same choice as `gather` and tokio's
 //! `JoinSet`), and each child's error has exactly one destination, the group's error. A
 //! per-child handle would have to report "failed, but the error went to the group" and would
 //! make every caller unwrap a result that, after a successful join, cannot be an error. For
 //! children of different shapes, return an enum, or write results into shared state and make
 //! `T = ()`.
 //!
-//! # When children are cancelled, exactly
+//! # Design: an owner and weak spawners
 //!
-//! Children are cancelled with `Task::cancel`: the future is dropped on the loop thread at
-//! its next poll slot, so its `Drop` runs there; a child never finishes after that.
-//!
-//! - **After the first failure.** The failure (a child's or the body's) puts the group into
-//!   *shutdown*; one loop iteration later (a `call_soon` callback, like asyncio's done
-//!   callbacks) every child still running is cancelled. Children that were already running in
-//!   the iteration of the first failure end normally, so two children that fail at the same
-//!   instant are both reported, the earlier first.
-//! - **When the group is dropped before it was joined**: dropping the `TaskGroup` unjoined,
-//!   or dropping the [`TaskGroupJoin`] / [`TaskGroupRun`] future before it completed (the
-//!   task awaiting it was cancelled). Every running child is cancelled at once; nobody waits
-//!   for them (a `Drop` cannot await), their futures are dropped one iteration later.
-//!
-//! # Spawning into a group that is shutting down or finished
-//!
-//! - While the group is shutting down, `spawn` drops the future unpolled: the child is
-//!   cancelled at once, as Trio does for a nursery whose scope is cancelled. The group's
-//!   error already says why; [`TaskGroup::is_shutting_down`] tells it in advance. (asyncio
-//!   raises "TaskGroup is shutting down" instead.)
-//! - Once the group finished (`join` returned, or the group was dropped), spawning through a
-//!   [`GroupSpawner`] panics with asyncio's "TaskGroup is finished": the child would outlive
-//!   the group. The owning `TaskGroup` cannot hit this (`join` consumes it).
-//!
-//! Children that spawn into their own group, and the body of `run`, use a [`GroupSpawner`]:
-//! a weak handle, so a child holding one does not keep its group alive. A running child
-//! always finds its group open (had it failed, the child would be cancelled).
-//!
-//! # Other departures from asyncio
-//!
-//! - Cancellation is dropping, so a child cannot catch it and go on, and the group cannot
-//!   "uncancel" its parent: dropping the join future is final.
-//! - The body's error is reported in the order it happened, not appended last.
-//! - There is no handle to cancel one child alone; use a plain [`spawn`](crate::spawn) (or a
-//!   nested group) for work you may want to cancel on its own.
+//! The [`TaskGroup`] is the only strong owner of the shared state, and "no child outlives the
+//! group" hangs on its `Drop`: dropped unjoined (directly, or inside a dropped join future),
+//! it cancels every running child. Children and bodies spawn through a [`GroupSpawner`], a
+//! `Weak`, so a child holding one neither keeps its group alive nor forms an `Rc` cycle
+//! through its own task.
 //!
 //! # Files
 //!
@@ -93,7 +30,7 @@
 //! - `state.rs`: the shared state, the done sink (O(1) per child) and the shutdown protocol;
 //! - `error.rs`: [`TaskGroupError`] and [`GroupFailure`].
 //!
-//! Children run in a copy of the spawner's context (`evloop::spawn` underneath).
+//! This file does not track children; `state.rs` does.
 
 mod error;
 mod state;
@@ -112,12 +49,88 @@ use crate::task::CatchUnwind;
 
 /// A group of child tasks that are joined, and cancelled, together (asyncio's `TaskGroup`).
 ///
-/// See the [module docs](self) for the semantics. `T` is the value of a child, `E` its error:
-/// every child returns `Result<T, E>`. The group is the owner: dropping it before
-/// [`join`](TaskGroup::join) completed cancels every child still running. Use
-/// [`spawner`](TaskGroup::spawner) to let children spawn siblings.
+/// `T` is the value of a child, `E` its error: every child returns `Result<T, E>`. The group
+/// is the owner: dropping it before [`join`](TaskGroup::join) completed cancels every child
+/// still running. Children run in a copy of the spawner's context ([`spawn`](crate::spawn)
+/// underneath).
+///
+/// # Two forms
+///
+/// - **Plain**: `let group = TaskGroup::new(); group.spawn(..); group.join().await`. Closest
+///   to tokio's `JoinSet`. A failure cancels the children, not the code that spawned them:
+///   that code runs on until it calls `join`.
+/// - **Scoped**: `TaskGroup::run(|group| async move { group.spawn(..); ...; Ok(()) }).await`.
+///   Closest to `async with asyncio.TaskGroup() as group:`. The body is part of the group: if
+///   it returns `Err` (or panics) the children are cancelled and its error is reported with
+///   theirs; if a child fails while the body still runs, the body is dropped (asyncio cancels
+///   the parent task) and the group then waits for the children.
+///
+/// # Children, their values and their failures
+///
+/// A child is a future returning `Result<T, E>`: errors are values in Rust. It *fails* when
+/// it returns `Err(e)` or panics. `join` (and `run`) resolve to `Ok(values)`, every child's
+/// value in spawn order, or to `Err(`[`TaskGroupError`]`)`, every failure in the order it
+/// happened, each [`GroupFailure::Failed`]`(e)` or [`GroupFailure::Panicked`]`(message)`.
+/// Cancelled children are never failures.
+///
+/// # When children are cancelled, exactly
+///
+/// Children are cancelled with [`Task::cancel`](crate::Task::cancel): the future is dropped on the loop thread at
+/// its next poll slot, so its `Drop` runs there; a child never finishes after that.
+///
+/// - **After the first failure.** The failure (a child's or the body's) puts the group into
+///   *shutdown*; one loop iteration later (a `call_soon` callback, like asyncio's done
+///   callbacks) every child still running is cancelled. Children that were already running in
+///   the iteration of the first failure end normally, so two children that fail at the same
+///   instant are both reported, the earlier first.
+/// - **When the group is dropped before it was joined**: dropping the `TaskGroup` unjoined,
+///   or dropping the [`TaskGroupJoin`] / [`TaskGroupRun`] future before it completed (the
+///   task awaiting it was cancelled). Every running child is cancelled at once; nobody waits
+///   for them (a `Drop` cannot await), their futures are dropped one iteration later.
+///
+/// # Spawning into a group that is shutting down or finished
+///
+/// - While the group is shutting down, `spawn` drops the future unpolled: the child is
+///   cancelled at once, as Trio does for a nursery whose scope is cancelled. The group's
+///   error already says why; [`TaskGroup::is_shutting_down`] tells it in advance. (asyncio
+///   raises "TaskGroup is shutting down" instead.)
+/// - Once the group finished (its `join` or `run` returned, or it was dropped), spawning
+///   through a [`GroupSpawner`] panics with asyncio's "TaskGroup is finished": the child
+///   would outlive the group. The owning `TaskGroup` cannot hit this (`join` consumes it).
+///
+/// Children that spawn into their own group, and the body of `run`, use a [`GroupSpawner`]:
+/// a weak handle, so a child holding one does not keep its group alive. A running child
+/// always finds its group open (had it failed, the child would be cancelled).
+///
+/// # Other departures from asyncio
+///
+/// - Cancellation is dropping, so a child cannot catch it and go on, and the group cannot
+///   "uncancel" its parent: dropping the join future is final.
+/// - The body's error is reported in the order it happened, not appended last.
+/// - There is no handle to cancel one child alone; use a plain [`spawn`](crate::spawn) (or a
+///   nested group) for work you may want to cancel on its own.
 ///
 /// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use evloop::TaskGroup;
+///
+/// let doubled = evloop::run(async {
+///     let group = TaskGroup::new();
+///     for ms in [30u64, 10, 20] {
+///         group.spawn(async move {
+///             evloop::sleep(Duration::from_millis(ms)).await;
+///             Ok::<_, String>(ms * 2)
+///         });
+///     }
+///     group.join().await
+/// })
+/// .unwrap();
+/// assert_eq!(doubled, Ok(vec![60, 20, 40])); // in spawn order, like gather
+/// ```
+///
+/// The first failure cancels the siblings:
 ///
 /// ```
 /// use std::time::Duration;

@@ -192,7 +192,15 @@ impl<T: 'static, E: 'static> Inner<T, E> {
 
     /// The joiner's poll: the values in spawn order or the failures once every child ended,
     /// else `Pending` (the waker is kept for the last child to wake).
+    ///
+    /// # Panics
+    ///
+    /// If polled again after it returned.
     pub(crate) fn poll_done(&self, waker: &Waker) -> Poll<Result<Vec<T>, TaskGroupError<E>>> {
+        assert!(
+            !self.finished.get(),
+            "a TaskGroup's join/run future was polled after it completed; fix: await it once"
+        );
         self.drop_retired();
         if self.running.get() > 0 {
             self.park(waker);
