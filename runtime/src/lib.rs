@@ -41,6 +41,7 @@
 //! | the ready queue | `ready.rs` | `Ready` |
 //! | timers | `timers.rs`, `timer_queue.rs`, `clock.rs` | `TimerHeap`, `TimerQueue`, `Clock` |
 //! | tasks | `task/` | [`Task`], `TaskCell`, `TaskWaker` |
+//! | task groups (structured concurrency) | `task_group/` | [`TaskGroup`], [`GroupSpawner`], [`TaskGroupError`] |
 //! | the reactor | `reactor.rs` | [`IoSource`] |
 //! | other threads | `remote.rs`, `threadsafe_task.rs`, `loop_thread.rs` | [`LoopHandle`], [`ThreadsafeTask`], [`LoopThread`] |
 //! | blocking work: thread and process pools | `executor.rs` (and the `evloop-pools` crate) | [`EventLoop::run_in_executor`], [`to_thread`], [`pools`] |
@@ -85,6 +86,7 @@ mod run_once;
 mod sleep;
 mod sync;
 mod task;
+mod task_group;
 mod threadsafe_task;
 mod timer_queue;
 mod timers;
@@ -108,6 +110,9 @@ pub use sync::queue::{
     TaskDoneTooManyTimes,
 };
 pub use task::Task;
+pub use task_group::{
+    GroupFailure, GroupSpawner, TaskGroup, TaskGroupError, TaskGroupJoin, TaskGroupRun,
+};
 pub use threadsafe_task::ThreadsafeTask;
 
 /// The thread and process pools (`evloop-pools`), re-exported: [`pools::ThreadPool`],

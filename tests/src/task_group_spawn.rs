@@ -1,0 +1,150 @@
+//! `TaskGroup`: who may spawn into a group, when, and in which context.
+//!
+//! - Spawning into a group that is shutting down drops the future unpolled (it never starts).
+//! - Spawning through a spawner into a finished group (joined or dropped) panics with
+//!   "TaskGroup is finished".
+//! - A child can spawn into its own group, and `join` waits for the new child too.
+//! - Children run in a copy of the spawner's context (the body's, or the spawning child's).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use evloop::{ContextVar, GroupFailure, TaskGroup};
+
+use crate::task_group::{child, timeline, End, Log};
+use crate::util::{deadline, payload_text, BUDGET};
+
+#[test]
+fn spawning_into_a_group_that_is_shutting_down_drops_the_future_unpolled() {
+    deadline(BUDGET, || {
+        let log = Log::new();
+        let l = log.clone();
+        let outcome = log.run(async move {
+            let group = TaskGroup::new();
+            let spawner = group.spawner();
+            group.spawn(child(&l, "a", 10, End::Err("a fails")));
+            evloop::sleep(Duration::from_millis(20)).await;
+            assert!(group.is_shutting_down());
+            assert!(spawner.is_shutting_down());
+            assert!(!spawner.is_finished());
+            group.spawn(child(&l, "late", 10, End::Ok(2)));
+            spawner.spawn(child(&l, "later", 10, End::Ok(3)));
+            l.note("spawned late");
+            group.join().await
+        });
+        assert_eq!(
+            outcome.unwrap_err().into_failures(),
+            [GroupFailure::Failed("a fails".into())]
+        );
+        // The late futures were dropped at once: their guard never existed (no "starts").
+        #[rustfmt::skip]
+        let expected = timeline(&[
+            (0, "a starts"),
+            (10, "a ends"), (10, "a dropped"),
+            (20, "spawned late"),
+        ]);
+        assert_eq!(log.events(), expected);
+        log.finish();
+    });
+}
+
+#[test]
+fn spawning_through_a_spawner_into_a_finished_group_panics() {
+    deadline(BUDGET, || {
+        let log = Log::new();
+        let l = log.clone();
+        let messages = log.run(async move {
+            // Joined.
+            let group = TaskGroup::new();
+            let joined = group.spawner();
+            group.spawn(child(&l, "a", 10, End::Ok(1)));
+            assert_eq!(group.join().await, Ok(vec![1]));
+            // Dropped.
+            let group = TaskGroup::<u64, String>::new();
+            let dropped = group.spawner();
+            drop(group);
+            let mut messages = Vec::new();
+            for spawner in [joined, dropped] {
+                assert!(spawner.is_finished());
+                let refused = catch_unwind(AssertUnwindSafe(|| {
+                    spawner.spawn(child(&l, "stray", 10, End::Ok(2)))
+                }));
+                messages.push(payload_text(&*refused.unwrap_err()));
+            }
+            messages
+        });
+        for message in messages {
+            assert!(
+                message.starts_with("TaskGroup is finished") && message.contains("fix:"),
+                "{message}"
+            );
+        }
+        #[rustfmt::skip]
+        let expected = timeline(&[
+            (0, "a starts"), (10, "a ends"), (10, "a dropped"),
+        ]);
+        assert_eq!(log.events(), expected);
+        log.finish();
+    });
+}
+
+#[test]
+fn a_child_can_spawn_into_its_own_group_and_join_waits_for_it() {
+    deadline(BUDGET, || {
+        let log = Log::new();
+        let l = log.clone();
+        let values = log.run(async move {
+            let group = TaskGroup::new();
+            let spawner = group.spawner();
+            let l2 = l.clone();
+            group.spawn(async move {
+                evloop::sleep(Duration::from_millis(10)).await;
+                spawner.spawn(child(&l2, "sibling", 20, End::Ok(2)));
+                l2.note("parent child ends");
+                Ok(1)
+            });
+            let values = group.join().await;
+            l.note("joined");
+            values
+        });
+        assert_eq!(values, Ok(vec![1, 2]));
+        #[rustfmt::skip]
+        let expected = timeline(&[
+            (10, "parent child ends"),
+            (10, "sibling starts"),
+            (30, "sibling ends"), (30, "sibling dropped"),
+            (30, "joined"),
+        ]);
+        assert_eq!(log.events(), expected);
+        log.finish();
+    });
+}
+
+/// A variable for the context test.
+static WHO: LazyLock<ContextVar<&'static str>> = LazyLock::new(|| ContextVar::new("who"));
+
+#[test]
+fn children_run_in_a_copy_of_the_spawners_context() {
+    deadline(BUDGET, || {
+        let log = Log::new();
+        let (values, after) = log.run(async {
+            WHO.set("parent");
+            let values = TaskGroup::run(|group| async move {
+                let inner = group.clone();
+                group.spawn(async move {
+                    let seen = WHO.get();
+                    WHO.set("child");
+                    inner.spawn(async { Ok::<_, ()>(WHO.get()) });
+                    Ok(seen)
+                });
+                Ok(())
+            })
+            .await;
+            (values, WHO.get())
+        });
+        assert_eq!(values, Ok(vec![Some("parent"), Some("child")]));
+        assert_eq!(after, Some("parent"), "a child's change stays in the child");
+        log.finish();
+    });
+}
