@@ -42,14 +42,12 @@ use crate::queue;
 pub(crate) fn supervise(inner: Arc<Inner>, slot: usize) {
     let mut worker: Option<Worker> = None;
     let mut first_start = true;
-    while let Some(job) = next_job(&inner) {
-        let counted = run_job(&inner, slot, &mut worker, &mut first_start, job);
-        let mut state = inner.state.lock();
-        if counted {
-            // `mark_done` counted this supervisor idle early; `next_job` counts it again.
-            state.idle -= 1;
-        } else {
-            state.running -= 1;
+    // Whether `mark_done` already counted this supervisor idle after its last job.
+    let mut counted_idle = false;
+    while let Some(job) = next_job(&inner, counted_idle) {
+        counted_idle = run_job(&inner, slot, &mut worker, &mut first_start, job);
+        if !counted_idle {
+            inner.state.lock().running -= 1;
         }
     }
     // Retire the worker: ask it to exit, or kill it if the pool was dropped.
@@ -68,9 +66,15 @@ pub(crate) fn supervise(inner: Arc<Inner>, slot: usize) {
 
 // ANCHOR: next_job
 /// Takes the next job, waiting while the queue is empty; `None` when the supervisor should
-/// leave.
-fn next_job(inner: &Inner) -> Option<Job> {
+/// leave. `counted_idle`: `mark_done` counted this supervisor idle after its last job.
+fn next_job(inner: &Inner, counted_idle: bool) -> Option<Job> {
     let mut state = inner.state.lock();
+    // Careful: take back the early idle count under the same lock that pops the next job or
+    // counts us idle again, so a submitter never sees `idle` understated in between (it would
+    // start a second worker for a strictly sequential caller).
+    if counted_idle {
+        state.idle -= 1;
+    }
     let job = loop {
         if state.broken.is_some() || inner.terminating() {
             return None;
