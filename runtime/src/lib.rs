@@ -46,6 +46,7 @@
 //! | blocking work: thread and process pools | `executor.rs` (and the `evloop-pools` crate) | [`EventLoop::run_in_executor`], [`to_thread`], [`pools`] |
 //! | the running loop, free functions | `current.rs`, `sleep.rs`, `run.rs` | [`get_running_loop`], [`spawn`], [`sleep`], [`run`] |
 //! | task-local context (contextvars) | `context.rs` | [`ContextVar`], [`Context`], [`Token`] |
+//! | synchronization: semaphores, locks, conditions | `sync/` | [`Semaphore`], [`BoundedSemaphore`], [`Lock`], [`Condition`] |
 //! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
 //!
 //! ## Guarantees
@@ -100,6 +101,10 @@ pub use reactor::IoSource;
 pub use remote::LoopHandle;
 pub use run::run;
 pub use sleep::{sleep, sleep_until, yield_now, Sleep, YieldNow};
+pub use sync::{
+    BoundedSemaphore, Condition, ConditionWait, Lock, LockAcquire, LockGuard, Semaphore,
+    SemaphoreAcquire, SemaphorePermit, TooManyReleases,
+};
 pub use task::Task;
 pub use threadsafe_task::ThreadsafeTask;
 

@@ -31,6 +31,8 @@ mod reactor;
 mod run;
 mod scenarios;
 mod scenarios_pools;
+mod sync_lock;
+mod sync_semaphore;
 mod tasks;
 mod thread_pool;
 mod thread_pool_handles;

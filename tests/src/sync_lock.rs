@@ -1,0 +1,471 @@
+//! `Lock` and `Condition`.
+//!
+//! Lock:
+//! - at most one task is inside at a time, and the lock goes to waiters in arrival order;
+//! - a waiter cancelled while waiting leaves the queue; one cancelled after it was handed the
+//!   lock (before it ran) hands it on; a holder cancelled mid-section releases it (guard drop).
+//!
+//! Condition:
+//! - `notify(n)` wakes the `n` oldest waiters, `notify_all` every current one, and each
+//!   `wait` returns with the lock held again (waiters take turns on it);
+//! - `wait_for` checks its predicate first and after every wake-up, under the lock;
+//! - a waiter notified and then cancelled (before it ran, or while re-acquiring the lock)
+//!   passes the notification on; one cancelled while waiting is skipped by `notify`;
+//! - `notify`/`wait` with another lock's guard panic; a `wait` dropped before its first poll
+//!   releases the lock.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use evloop::{Condition, Lock, LockGuard, Task, TaskError};
+
+use crate::sync_semaphore::{settle, virtual_loop};
+use crate::util::{deadline, BUDGET};
+
+/// Spawns a task that takes `lock`, logs `id`, and keeps the guard in `held`.
+fn spawn_locker(
+    lock: &Lock,
+    id: usize,
+    log: &Rc<RefCell<Vec<usize>>>,
+    held: &Rc<RefCell<Option<LockGuard>>>,
+) -> Task<()> {
+    let (lock, log, held) = (lock.clone(), log.clone(), held.clone());
+    evloop::spawn(async move {
+        let guard = lock.acquire().await;
+        log.borrow_mut().push(id);
+        assert!(
+            held.borrow_mut().replace(guard).is_none(),
+            "two guards at once"
+        );
+    })
+}
+
+#[test]
+fn one_task_at_a_time_inside_the_lock() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        let (peak, entries) = lp
+            .run_until_complete(async {
+                let lock = Lock::new();
+                let inside = Rc::new(Cell::new(0usize));
+                let peak = Rc::new(Cell::new(0usize));
+                let entries = Rc::new(Cell::new(0usize));
+                let tasks: Vec<_> = (0..10u64)
+                    .map(|i| {
+                        let (lock, inside, peak, entries) =
+                            (lock.clone(), inside.clone(), peak.clone(), entries.clone());
+                        evloop::spawn(async move {
+                            for _ in 0..3 {
+                                let _guard = lock.acquire().await;
+                                inside.set(inside.get() + 1);
+                                peak.set(peak.get().max(inside.get()));
+                                entries.set(entries.get() + 1);
+                                evloop::sleep(Duration::from_millis(1 + i % 3)).await;
+                                inside.set(inside.get() - 1);
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                assert!(!lock.locked());
+                (peak.get(), entries.get())
+            })
+            .unwrap();
+        assert_eq!((peak, entries), (1, 30));
+        lp.close().unwrap();
+    });
+}
+
+#[test]
+fn the_lock_goes_to_waiters_in_arrival_order() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        let log = lp
+            .run_until_complete(async {
+                let lock = Lock::new();
+                let log = Rc::new(RefCell::new(Vec::new()));
+                let held = Rc::new(RefCell::new(None));
+                let first = lock.try_acquire().unwrap();
+                let tasks: Vec<_> = (0..5)
+                    .map(|i| spawn_locker(&lock, i, &log, &held))
+                    .collect();
+                settle().await;
+                drop(first);
+                assert!(lock.locked(), "handed to the first waiter");
+                assert!(
+                    lock.try_acquire().is_none(),
+                    "try_acquire barged past a waiter"
+                );
+                for _ in 0..5 {
+                    settle().await;
+                    let guard = held.borrow_mut().take();
+                    drop(guard.expect("a waiter got the lock"));
+                }
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                assert!(!lock.locked());
+                log.take()
+            })
+            .unwrap();
+        assert_eq!(log, [0, 1, 2, 3, 4]);
+        lp.close().unwrap();
+    });
+}
+
+#[test]
+fn lock_waiters_cancelled_before_and_after_being_chosen_lose_nothing() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        let (log, outcomes) = lp
+            .run_until_complete(async {
+                let lock = Lock::new();
+                let log = Rc::new(RefCell::new(Vec::new()));
+                let held = Rc::new(RefCell::new(None));
+                let first = lock.try_acquire().unwrap();
+                let tasks: Vec<_> = (0..4)
+                    .map(|i| spawn_locker(&lock, i, &log, &held))
+                    .collect();
+                settle().await;
+                tasks[1].cancel(); // while waiting
+                settle().await;
+                drop(first); // handed to task 0 ...
+                tasks[0].cancel(); // ... which is cancelled before it runs
+                settle().await;
+                assert_eq!(*log.borrow(), [2], "the lock was not handed on");
+                drop(held.borrow_mut().take());
+                settle().await;
+                drop(held.borrow_mut().take());
+                assert!(!lock.locked(), "the lock is stranded");
+                let mut outcomes = Vec::new();
+                for task in tasks {
+                    outcomes.push(task.await);
+                }
+                (log.take(), outcomes)
+            })
+            .unwrap();
+        assert_eq!(log, [2, 3]);
+        assert_eq!(
+            outcomes,
+            [
+                Err(TaskError::Cancelled),
+                Err(TaskError::Cancelled),
+                Ok(()),
+                Ok(())
+            ]
+        );
+        lp.close().unwrap();
+    });
+}
+
+#[test]
+fn dropping_the_guard_releases_even_when_the_holder_is_cancelled() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        lp.run_until_complete(async {
+            let lock = Lock::new();
+            let guard = lock.acquire().await;
+            assert!(lock.locked());
+            drop(guard);
+            assert!(!lock.locked());
+
+            let holder = evloop::spawn({
+                let lock = lock.clone();
+                async move {
+                    let _guard = lock.acquire().await;
+                    evloop::sleep(Duration::from_secs(3600)).await;
+                }
+            });
+            settle().await;
+            assert!(lock.locked());
+            let (log, held) = (
+                Rc::new(RefCell::new(Vec::new())),
+                Rc::new(RefCell::new(None)),
+            );
+            let next = spawn_locker(&lock, 7, &log, &held);
+            settle().await;
+            assert!(log.borrow().is_empty());
+            holder.cancel();
+            settle().await;
+            next.await.unwrap();
+            assert_eq!(*log.borrow(), [7]);
+            drop(held.take());
+            assert!(!lock.locked());
+        })
+        .unwrap();
+        lp.close().unwrap();
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Condition.
+
+/// Spawns a task that takes the condition's lock, waits once, then logs `id` with whether it
+/// held the lock on return, and releases it.
+fn spawn_waiter(cond: &Condition, id: usize, log: &Rc<RefCell<Vec<(usize, bool)>>>) -> Task<()> {
+    let (cond, log) = (cond.clone(), log.clone());
+    evloop::spawn(async move {
+        let guard = cond.acquire().await;
+        let guard = cond.wait(guard).await;
+        let holds = cond.locked() && cond.try_acquire().is_none();
+        log.borrow_mut().push((id, holds));
+        drop(guard);
+    })
+}
+
+/// The ids in a waiter log, each checked to have held the lock when `wait` returned.
+fn ids(log: &RefCell<Vec<(usize, bool)>>) -> Vec<usize> {
+    log.borrow()
+        .iter()
+        .map(|&(id, holds)| {
+            assert!(holds, "waiter {id} returned from wait without the lock");
+            id
+        })
+        .collect()
+}
+
+#[test]
+fn notify_wakes_the_oldest_waiters_and_notify_all_the_rest() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        lp.run_until_complete(async {
+            let cond = Condition::new();
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let tasks: Vec<_> = (0..6).map(|i| spawn_waiter(&cond, i, &log)).collect();
+            settle().await;
+            assert!(!cond.locked(), "every waiter released the lock");
+
+            let guard = cond.acquire().await;
+            cond.notify(&guard, 1);
+            settle().await;
+            assert!(ids(&log).is_empty(), "woke without the lock");
+            drop(guard);
+            settle().await;
+            assert_eq!(ids(&log), [0]);
+
+            let guard = cond.acquire().await;
+            cond.notify(&guard, 2);
+            drop(guard);
+            settle().await;
+            assert_eq!(ids(&log), [0, 1, 2]);
+
+            let guard = cond.acquire().await;
+            cond.notify_all(&guard);
+            drop(guard);
+            settle().await;
+            assert_eq!(ids(&log), [0, 1, 2, 3, 4, 5]);
+            for task in tasks {
+                task.await.unwrap();
+            }
+            // Nobody waits: notifying is a no-op.
+            let guard = cond.acquire().await;
+            cond.notify(&guard, 3);
+            cond.notify_all(&guard);
+        })
+        .unwrap();
+        lp.close().unwrap();
+    });
+}
+
+#[test]
+fn wait_for_checks_its_predicate_under_the_lock_until_it_holds() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        lp.run_until_complete(async {
+            let cond = Condition::new();
+            let value = Rc::new(Cell::new(0));
+            let checks = Rc::new(RefCell::new(Vec::new()));
+            let waiter = evloop::spawn({
+                let (cond, value, checks) = (cond.clone(), value.clone(), checks.clone());
+                async move {
+                    let guard = cond.acquire().await;
+                    let predicate = || {
+                        checks.borrow_mut().push((value.get(), cond.locked()));
+                        value.get() >= 3
+                    };
+                    let _guard = cond.wait_for(guard, predicate).await;
+                    value.get()
+                }
+            });
+            settle().await;
+            for v in 1..=3 {
+                let guard = cond.acquire().await;
+                value.set(v);
+                cond.notify_all(&guard);
+                drop(guard);
+                settle().await;
+            }
+            assert_eq!(waiter.await, Ok(3));
+            assert_eq!(
+                *checks.borrow(),
+                [(0, true), (1, true), (2, true), (3, true)]
+            );
+        })
+        .unwrap();
+        lp.close().unwrap();
+    });
+}
+
+#[test]
+fn a_notified_waiter_cancelled_before_it_runs_passes_the_notification_on() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        lp.run_until_complete(async {
+            let cond = Condition::new();
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let tasks: Vec<_> = (0..3).map(|i| spawn_waiter(&cond, i, &log)).collect();
+            settle().await;
+            let guard = cond.acquire().await;
+            cond.notify(&guard, 1); // chooses waiter 0 ...
+            tasks[0].cancel(); // ... which never runs again
+            drop(guard);
+            settle().await;
+            assert_eq!(ids(&log), [1], "the notification was lost");
+            assert!(!cond.locked());
+            let guard = cond.acquire().await;
+            cond.notify_all(&guard);
+            drop(guard);
+            settle().await;
+            assert_eq!(ids(&log), [1, 2]);
+            let mut outcomes = Vec::new();
+            for task in tasks {
+                outcomes.push(task.await);
+            }
+            assert_eq!(outcomes, [Err(TaskError::Cancelled), Ok(()), Ok(())]);
+        })
+        .unwrap();
+        lp.close().unwrap();
+    });
+}
+
+#[test]
+fn a_waiter_cancelled_while_reacquiring_the_lock_passes_both_on() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        lp.run_until_complete(async {
+            let cond = Condition::new();
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let tasks: Vec<_> = (0..3).map(|i| spawn_waiter(&cond, i, &log)).collect();
+            settle().await;
+            let guard = cond.acquire().await;
+            cond.notify(&guard, 1);
+            settle().await; // waiter 0 runs and queues for the lock, which we hold
+            tasks[0].cancel();
+            settle().await; // waiter 1 is notified in its place, and queues for the lock
+            assert!(ids(&log).is_empty());
+            drop(guard);
+            settle().await;
+            assert_eq!(ids(&log), [1]);
+            assert!(!cond.locked(), "the lock is stranded");
+
+            // Cancelled after the lock was handed to it, too: both go on to waiter 2.
+            let guard = cond.acquire().await;
+            cond.notify(&guard, 1);
+            settle().await; // waiter 2 queues for the lock
+            drop(guard); // the lock is handed to waiter 2 ...
+            tasks[2].cancel(); // ... cancelled before it runs
+            settle().await;
+            assert!(!cond.locked(), "the lock is stranded");
+            let outcomes = [
+                tasks[0].is_cancelled(),
+                tasks[1].is_done() && !tasks[1].is_cancelled(),
+                tasks[2].is_cancelled(),
+            ];
+            assert_eq!(outcomes, [true, true, true]);
+        })
+        .unwrap();
+        lp.close().unwrap();
+    });
+}
+
+#[test]
+fn a_waiter_cancelled_while_waiting_is_skipped_by_notify() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        lp.run_until_complete(async {
+            let cond = Condition::new();
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let tasks: Vec<_> = (0..3).map(|i| spawn_waiter(&cond, i, &log)).collect();
+            settle().await;
+            tasks[0].cancel();
+            settle().await;
+            let guard = cond.acquire().await;
+            cond.notify(&guard, 1);
+            drop(guard);
+            settle().await;
+            assert_eq!(ids(&log), [1]);
+        })
+        .unwrap();
+        lp.close().unwrap();
+    });
+}
+
+#[test]
+fn dropping_a_wait_before_its_first_poll_releases_the_lock() {
+    deadline(BUDGET, || {
+        let cond = Condition::new();
+        let guard = cond.try_acquire().unwrap();
+        let wait = cond.wait(guard);
+        assert!(
+            cond.locked(),
+            "the lock is released at the first poll, not before"
+        );
+        drop(wait);
+        assert!(!cond.locked());
+    });
+}
+
+#[test]
+fn conditions_can_share_one_lock() {
+    deadline(BUDGET, || {
+        let lp = virtual_loop();
+        lp.run_until_complete(async {
+            let lock = Lock::new();
+            let (a, b) = (
+                Condition::with_lock(lock.clone()),
+                Condition::with_lock(lock.clone()),
+            );
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let on_a = spawn_waiter(&a, 0, &log);
+            let on_b = spawn_waiter(&b, 1, &log);
+            settle().await;
+            let guard = lock.acquire().await;
+            b.notify_all(&guard); // a guard of the shared lock serves both conditions
+            drop(guard);
+            settle().await;
+            assert_eq!(ids(&log), [1]);
+            let guard = a.acquire().await;
+            a.notify(&guard, 1);
+            drop(guard);
+            on_a.await.unwrap();
+            on_b.await.unwrap();
+            assert_eq!(ids(&log), [1, 0]);
+        })
+        .unwrap();
+        lp.close().unwrap();
+    });
+}
+
+#[test]
+#[should_panic(expected = "Condition::notify: the guard belongs to another Lock")]
+fn notify_with_another_locks_guard_panics() {
+    deadline(BUDGET, || {
+        let cond = Condition::new();
+        let other = Lock::new();
+        let guard = other.try_acquire().unwrap();
+        cond.notify(&guard, 1);
+    });
+}
+
+#[test]
+#[should_panic(expected = "Condition::wait: the guard belongs to another Lock")]
+fn wait_with_another_locks_guard_panics() {
+    deadline(BUDGET, || {
+        let cond = Condition::new();
+        let guard = Lock::new().try_acquire().unwrap();
+        drop(cond.wait(guard));
+    });
+}
