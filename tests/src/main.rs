@@ -22,6 +22,8 @@ mod process_pool;
 mod props_process_pool;
 mod props_scheduler;
 mod props_scheduler_model;
+mod props_sync;
+mod props_sync_model;
 mod props_tasks;
 mod props_tasks_model;
 mod props_thread_pool;
