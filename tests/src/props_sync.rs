@@ -38,6 +38,7 @@ use evloop::{
 };
 use proptest::prelude::*;
 
+use crate::props_sync_condition_model::{cond_program, CondModel, CondObs, CondOp};
 use crate::props_sync_model::*;
 use crate::util::{cases, deadline};
 

@@ -1,7 +1,8 @@
-//! The programs and reference models of `props_sync.rs`: what a random program of driver
-//! operations on a semaphore, a lock or a condition is, how it is generated, and the models
-//! that predict, after every operation, what the real primitive and tasks show. The module
-//! docs of `props_sync.rs` explain the setting.
+//! The semaphore programs and model of `props_sync.rs`, and the parts every model there shares:
+//! what a random program of driver operations on a semaphore or a lock is, how it is
+//! generated, and the model that predicts, after every operation, what the real primitive and
+//! tasks show (the condition's are in `props_sync_condition_model.rs`). The module docs of
+//! `props_sync.rs` explain the setting.
 //!
 //! # The models
 //!
@@ -70,25 +71,6 @@ pub(crate) enum SemOp {
     DropAll,
 }
 
-/// One driver operation of a condition program.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum CondOp {
-    /// Spawn a task that takes the lock, waits once, logs its id and releases the lock.
-    Spawn,
-    /// `notify(n)`, with the driver's held guard or a guard taken for the call.
-    Notify(usize),
-    /// `notify_all()`, likewise.
-    NotifyAll,
-    /// Take the lock and keep it (if free and not held already).
-    Hold,
-    /// Release the lock kept by `Hold`.
-    Unhold,
-    /// `Task::cancel` on the i-th spawned task.
-    Cancel(usize),
-    /// Run the loop until nothing is ready.
-    Settle,
-}
-
 /// What the driver sees after one operation of a semaphore program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SemObs {
@@ -100,20 +82,6 @@ pub(crate) struct SemObs {
     pub(crate) log: Vec<usize>,
     /// The parked permits, in parking order.
     pub(crate) held: Vec<Owner>,
-    /// Per task: `None` while it runs, else whether it ended cancelled.
-    pub(crate) ended: Vec<Option<bool>>,
-}
-
-/// What the driver sees after one operation of a condition program.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct CondObs {
-    /// `Notify`/`NotifyAll`: whether a guard was at hand; `Hold`: whether it got the lock;
-    /// `Cancel`: what `cancel` returned.
-    pub(crate) result: Option<bool>,
-    /// `Condition::locked()`.
-    pub(crate) locked: bool,
-    /// Task ids in the order their `wait` returned (each with the lock held).
-    pub(crate) log: Vec<usize>,
     /// Per task: `None` while it runs, else whether it ended cancelled.
     pub(crate) ended: Vec<Option<bool>>,
 }
@@ -152,43 +120,51 @@ pub(crate) fn sem_program() -> impl Strategy<Value = (Kind, Vec<SemOp>)> {
     kind().prop_flat_map(|kind| (Just(kind), prop::collection::vec(sem_op(kind), 1..60)))
 }
 
-pub(crate) fn cond_program() -> impl Strategy<Value = Vec<CondOp>> {
-    let op = prop_oneof![
-        4 => Just(CondOp::Spawn),
-        2 => (1usize..3).prop_map(CondOp::Notify),
-        1 => Just(CondOp::NotifyAll),
-        1 => Just(CondOp::Hold),
-        1 => Just(CondOp::Unhold),
-        2 => any::<usize>().prop_map(CondOp::Cancel),
-        3 => Just(CondOp::Settle),
-    ];
-    prop::collection::vec(op, 1..60)
-}
-
 // ---------------------------------------------------------------------------------------
 // Shared pieces of the models.
 
-/// The loop's ready queue, tasks only.
+/// The loop's ready queue (tasks only) and the tasks' cancellation requests.
 #[derive(Default)]
 pub(crate) struct ReadyModel {
     queue: VecDeque<usize>,
     /// Per task: already in `queue`.
     scheduled: Vec<bool>,
+    /// Per task: `Task::cancel` was called; its next run drops the future.
+    pub(crate) cancel_requested: Vec<bool>,
 }
 
 impl ReadyModel {
-    fn add_task(&mut self) {
+    /// A new task, scheduled for its first poll; returns its id.
+    pub(crate) fn spawn(&mut self) -> usize {
+        let task = self.scheduled.len();
         self.scheduled.push(false);
+        self.cancel_requested.push(false);
+        self.schedule(task);
+        task
     }
 
-    fn schedule(&mut self, task: usize) {
+    /// `Task::cancel` on task `i % count`, which has ended if `done(task)`: its result.
+    pub(crate) fn cancel(&mut self, i: usize, done: impl Fn(usize) -> bool) -> Option<bool> {
+        if self.scheduled.is_empty() {
+            return None;
+        }
+        let task = i % self.scheduled.len();
+        if done(task) {
+            return Some(false);
+        }
+        self.cancel_requested[task] = true;
+        self.schedule(task);
+        Some(true)
+    }
+
+    pub(crate) fn schedule(&mut self, task: usize) {
         if !self.scheduled[task] {
             self.scheduled[task] = true;
             self.queue.push_back(task);
         }
     }
 
-    fn pop(&mut self) -> Option<usize> {
+    pub(crate) fn pop(&mut self) -> Option<usize> {
         let task = self.queue.pop_front()?;
         self.scheduled[task] = false;
         Some(task)
@@ -203,7 +179,7 @@ pub(crate) struct PermitModel {
 }
 
 impl PermitModel {
-    fn new(available: usize) -> Self {
+    pub(crate) fn new(available: usize) -> Self {
         PermitModel {
             available,
             waiting: VecDeque::new(),
@@ -211,7 +187,7 @@ impl PermitModel {
     }
 
     /// Takes a free permit; free permits never coexist with waiters.
-    fn try_take(&mut self) -> bool {
+    pub(crate) fn try_take(&mut self) -> bool {
         assert!(
             self.available == 0 || self.waiting.is_empty(),
             "model invariant"
@@ -224,7 +200,7 @@ impl PermitModel {
     }
 
     /// Gives a permit back: the front waiter to grant it to, if any.
-    fn give_back(&mut self) -> Option<usize> {
+    pub(crate) fn give_back(&mut self) -> Option<usize> {
         let front = self.waiting.pop_front();
         if front.is_none() {
             self.available += 1;
@@ -232,7 +208,7 @@ impl PermitModel {
         front
     }
 
-    fn leave(&mut self, task: usize) {
+    pub(crate) fn leave(&mut self, task: usize) {
         self.waiting.retain(|&t| t != task);
     }
 }
@@ -258,7 +234,6 @@ pub(crate) struct SemModel {
     forgotten: usize,
     ready: ReadyModel,
     tasks: Vec<SemTask>,
-    cancel_requested: Vec<bool>,
     held: Vec<Owner>,
     log: Vec<usize>,
     directs: usize,
@@ -274,7 +249,6 @@ impl SemModel {
             forgotten: 0,
             ready: ReadyModel::default(),
             tasks: Vec::new(),
-            cancel_requested: Vec::new(),
             held: Vec::new(),
             log: Vec::new(),
             directs: 0,
@@ -287,10 +261,8 @@ impl SemModel {
         let mut result = None;
         match op {
             SemOp::Spawn => {
+                self.ready.spawn();
                 self.tasks.push(SemTask::New);
-                self.cancel_requested.push(false);
-                self.ready.add_task();
-                self.ready.schedule(self.tasks.len() - 1);
             }
             SemOp::Drop(i) if !self.held.is_empty() => {
                 self.held.remove(i % self.held.len());
@@ -327,14 +299,11 @@ impl SemModel {
                 }
                 result = Some(got);
             }
-            SemOp::Cancel(i) if !self.tasks.is_empty() => {
-                let task = i % self.tasks.len();
-                let pending = !matches!(self.tasks[task], SemTask::Done(_));
-                if pending {
-                    self.cancel_requested[task] = true;
-                    self.ready.schedule(task);
-                }
-                result = Some(pending);
+            SemOp::Cancel(i) => {
+                let tasks = &self.tasks;
+                result = self
+                    .ready
+                    .cancel(i, |t| matches!(tasks[t], SemTask::Done(_)));
             }
             SemOp::Settle => {
                 while let Some(task) = self.ready.pop() {
@@ -347,7 +316,7 @@ impl SemModel {
                     self.give_back();
                 }
             }
-            SemOp::Drop(_) | SemOp::Forget(_) | SemOp::Cancel(_) => {}
+            SemOp::Drop(_) | SemOp::Forget(_) => {}
         }
         self.check_conservation();
         SemObs {
@@ -401,7 +370,7 @@ impl SemModel {
         if matches!(state, SemTask::Done(_)) {
             return;
         }
-        if self.cancel_requested[task] {
+        if self.ready.cancel_requested[task] {
             match state {
                 SemTask::Waiting => self.permits.leave(task),
                 SemTask::Granted => self.give_back(), // hand the permit on
@@ -425,203 +394,5 @@ impl SemModel {
         self.log.push(task);
         self.held.push(Owner::Task(task));
         self.tasks[task] = SemTask::Done(false);
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The condition model.
-
-/// Which lock acquisition a task is in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// Before `wait`.
-    First,
-    /// Inside `wait`, after the notification.
-    Again,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum CondTask {
-    New,
-    /// Queued for the lock.
-    LockWaiting(Phase),
-    /// Handed the lock, not run since.
-    LockGranted(Phase),
-    /// Queued for a notification (the lock released).
-    Waiting,
-    /// Chosen by a notify, not run since.
-    Notified,
-    Done(bool),
-}
-
-pub(crate) struct CondModel {
-    lock: PermitModel,
-    /// Tasks waiting for a notification, oldest first.
-    waiting: VecDeque<usize>,
-    ready: ReadyModel,
-    tasks: Vec<CondTask>,
-    cancel_requested: Vec<bool>,
-    /// The driver holds the lock (`Hold`).
-    holding: bool,
-    log: Vec<usize>,
-}
-
-impl Default for CondModel {
-    fn default() -> Self {
-        CondModel {
-            lock: PermitModel::new(1),
-            waiting: VecDeque::new(),
-            ready: ReadyModel::default(),
-            tasks: Vec::new(),
-            cancel_requested: Vec::new(),
-            holding: false,
-            log: Vec::new(),
-        }
-    }
-}
-
-impl CondModel {
-    /// Applies one operation and returns what the driver then sees.
-    pub(crate) fn apply(&mut self, op: CondOp) -> CondObs {
-        let mut result = None;
-        match op {
-            CondOp::Spawn => {
-                self.tasks.push(CondTask::New);
-                self.cancel_requested.push(false);
-                self.ready.add_task();
-                self.ready.schedule(self.tasks.len() - 1);
-            }
-            CondOp::Notify(_) | CondOp::NotifyAll => {
-                let n = match op {
-                    CondOp::Notify(n) => n,
-                    _ => self.waiting.len(),
-                };
-                let guard = self.holding || self.lock.try_take();
-                if guard {
-                    for _ in 0..n {
-                        self.notify_one();
-                    }
-                    if !self.holding {
-                        self.lock_give_back();
-                    }
-                }
-                result = Some(guard);
-            }
-            CondOp::Hold if !self.holding => {
-                self.holding = self.lock.try_take();
-                result = Some(self.holding);
-            }
-            CondOp::Unhold if self.holding => {
-                self.holding = false;
-                self.lock_give_back();
-            }
-            CondOp::Cancel(i) if !self.tasks.is_empty() => {
-                let task = i % self.tasks.len();
-                let pending = !matches!(self.tasks[task], CondTask::Done(_));
-                if pending {
-                    self.cancel_requested[task] = true;
-                    self.ready.schedule(task);
-                }
-                result = Some(pending);
-            }
-            CondOp::Settle => {
-                while let Some(task) = self.ready.pop() {
-                    self.run(task);
-                }
-            }
-            CondOp::Hold | CondOp::Unhold | CondOp::Cancel(_) => {}
-        }
-        CondObs {
-            result,
-            locked: self.lock.available == 0,
-            log: self.log.clone(),
-            ended: self
-                .tasks
-                .iter()
-                .map(|state| match state {
-                    CondTask::Done(cancelled) => Some(*cancelled),
-                    _ => None,
-                })
-                .collect(),
-        }
-    }
-
-    fn notify_one(&mut self) {
-        if let Some(task) = self.waiting.pop_front() {
-            self.tasks[task] = CondTask::Notified;
-            self.ready.schedule(task);
-        }
-    }
-
-    fn lock_give_back(&mut self) {
-        if let Some(task) = self.lock.give_back() {
-            let CondTask::LockWaiting(phase) = self.tasks[task] else {
-                panic!(
-                    "model: task {task} in the lock queue is {:?}",
-                    self.tasks[task]
-                );
-            };
-            self.tasks[task] = CondTask::LockGranted(phase);
-            self.ready.schedule(task);
-        }
-    }
-
-    /// One poll slot of `task`: drop its future if cancelled, else poll it.
-    fn run(&mut self, task: usize) {
-        let state = self.tasks[task];
-        if matches!(state, CondTask::Done(_)) {
-            return;
-        }
-        if self.cancel_requested[task] {
-            match state {
-                CondTask::LockWaiting(phase) => {
-                    self.lock.leave(task);
-                    if phase == Phase::Again {
-                        self.notify_one(); // pass the notification on
-                    }
-                }
-                CondTask::LockGranted(phase) => {
-                    self.lock_give_back(); // hand the lock on first ...
-                    if phase == Phase::Again {
-                        self.notify_one(); // ... then the notification
-                    }
-                }
-                CondTask::Waiting => self.waiting.retain(|&t| t != task),
-                CondTask::Notified => self.notify_one(),
-                CondTask::New | CondTask::Done(_) => {}
-            }
-            self.tasks[task] = CondTask::Done(true);
-            return;
-        }
-        match state {
-            CondTask::New => self.lock_acquire(task, Phase::First),
-            CondTask::LockGranted(phase) => self.locked(task, phase),
-            CondTask::Notified => self.lock_acquire(task, Phase::Again),
-            CondTask::LockWaiting(_) | CondTask::Waiting | CondTask::Done(_) => {}
-        }
-    }
-
-    fn lock_acquire(&mut self, task: usize, phase: Phase) {
-        if self.lock.try_take() {
-            self.locked(task, phase);
-        } else {
-            self.lock.waiting.push_back(task);
-            self.tasks[task] = CondTask::LockWaiting(phase);
-        }
-    }
-
-    /// `task` holds the lock: it starts waiting, or returns from `wait` and finishes.
-    fn locked(&mut self, task: usize, phase: Phase) {
-        match phase {
-            Phase::First => {
-                self.waiting.push_back(task);
-                self.tasks[task] = CondTask::Waiting;
-            }
-            Phase::Again => {
-                self.log.push(task);
-                self.tasks[task] = CondTask::Done(false);
-            }
-        }
-        self.lock_give_back();
     }
 }

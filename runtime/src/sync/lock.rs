@@ -3,8 +3,8 @@
 //! A lock is a semaphore with one permit, and that is how it is built: it wraps the
 //! `Permits` of `semaphore.rs`, so it inherits its FIFO hand-off and its cancellation rule
 //! unchanged; this file only gives them a lock's names. It guards no data (unlike tokio's
-//! `Mutex<T>`): it orders tasks, as asyncio's does. Keep the data it protects in a `RefCell`
-//! beside it, or use the lock of a [`Condition`](crate::Condition).
+//! `Mutex<T>`): it orders tasks, as asyncio's does. The data it protects lives beside it (in a
+//! `RefCell`, say).
 //!
 //! Invariant: at most one `LockGuard` of a lock exists at a time (the permit is the guard).
 

@@ -186,6 +186,11 @@ impl fmt::Debug for Permits {
 /// .unwrap();
 /// assert_eq!(peak, 2);
 /// ```
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(evloop::Semaphore::new(1)); // single-threaded, like the loop's tasks
+/// ```
 #[derive(Clone)]
 pub struct Semaphore {
     /// The shared counter and wait queue.
