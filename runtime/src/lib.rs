@@ -48,6 +48,7 @@
 //! | the running loop, free functions | `current.rs`, `sleep.rs`, `run.rs` | [`get_running_loop`], [`spawn`], [`sleep`], [`run`] |
 //! | task-local context (contextvars) | `context.rs` | [`ContextVar`], [`Context`], [`Token`] |
 //! | synchronization: events and queues | `sync/event.rs`, `sync/queue/` | [`Event`], [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
+//! | synchronization: semaphores, locks, conditions | `sync/` | [`Semaphore`], [`BoundedSemaphore`], [`Lock`], [`Condition`] |
 //! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
 //!
 //! ## Guarantees
@@ -108,6 +109,10 @@ pub use sync::queue::{
     FifoOrder, GenericQueue, GetNowaitError, LifoOrder, LifoQueue, PriorityOrder, PriorityQueue,
     PutNowaitError, Queue, QueueGet, QueueJoin, QueueOrder, QueuePut, QueueShutDown,
     TaskDoneTooManyTimes,
+};
+pub use sync::{
+    BoundedSemaphore, Condition, ConditionWait, Lock, LockAcquire, LockGuard, Semaphore,
+    SemaphoreAcquire, SemaphorePermit, TooManyReleases,
 };
 pub use task::Task;
 pub use task_group::{
