@@ -37,7 +37,7 @@ struct Shared {
 impl Shared {
     /// Chooses the oldest waiter, if any, and wakes it after the borrow is released.
     fn notify_one(&self) -> bool {
-        let front = self.waiters.borrow_mut().notify_one();
+        let front = self.waiters.borrow_mut().choose_one();
         match front {
             Some(waker) => {
                 waker.wake();
@@ -401,7 +401,7 @@ impl Drop for ConditionWait {
         match mem::replace(&mut self.state, WaitState::Done) {
             WaitState::Waiting(key) => {
                 let state = self.shared.waiters.borrow_mut().remove(key);
-                if state == WaiterState::Notified {
+                if state == WaiterState::Chosen {
                     self.shared.notify_one(); // chosen, never ran: pass it on
                 }
             }

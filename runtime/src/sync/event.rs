@@ -127,7 +127,7 @@ impl Event {
                 return;
             }
             state.is_set = true;
-            state.waiters.notify_all(&mut wakers);
+            state.waiters.choose_all(&mut wakers);
         }
         wakers.into_iter().for_each(Waker::wake);
     }

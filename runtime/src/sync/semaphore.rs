@@ -15,7 +15,7 @@
 //! - **A permit in flight belongs to its waiter.** Between the hand-off and the waiter's next
 //!   poll, the permit is neither free nor held by a guard: it is *granted*. If the waiter is
 //!   dropped meanwhile (its task was cancelled), [`WaitList::remove`] reports it as
-//!   `Notified` and the permit is handed on again, to the next waiter or to the count.
+//!   `Chosen` and the permit is handed on again, to the next waiter or to the count.
 //!
 //! Conservation: free + granted + held by guards = the initial value - forgotten permits +
 //! manual releases. No path loses a permit or mints one.
@@ -100,7 +100,7 @@ impl Permits {
     ///
     /// If the count would overflow `usize` (only manual releases can get there).
     pub(crate) fn give_back(&self) {
-        let front = self.waiters.borrow_mut().notify_one();
+        let front = self.waiters.borrow_mut().choose_one();
         match front {
             Some(waker) => waker.wake(),
             None => {
@@ -570,7 +570,7 @@ impl Drop for SemaphoreAcquire {
             return;
         };
         let state = permits.waiters.borrow_mut().remove(key);
-        if state == WaiterState::Notified {
+        if state == WaiterState::Chosen {
             // Granted, but never ran to take it: hand the permit on.
             permits.give_back();
         }

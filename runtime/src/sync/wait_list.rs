@@ -2,7 +2,7 @@
 //!
 //! A [`WaitList`] is a FIFO of waiters, each a parked future's `Waker`, stored as a doubly
 //! linked list inside a `Slab` (an intrusive list without `unsafe`: the links are slab keys).
-//! A primitive pushes a waiter when its future must wait, *notifies* waiters from the front
+//! A primitive pushes a waiter when its future must wait, *chooses* waiters from the front
 //! when the resource frees up, and removes a waiter whose future is dropped. Removal is O(1)
 //! from anywhere in the list, which is what makes cancellation cheap.
 //!
@@ -10,23 +10,31 @@
 //!
 //! | state      | in the linked list | meaning                                                      |
 //! |------------|--------------------|--------------------------------------------------------------|
-//! | `Waiting`  | yes                | parked; will be notified in FIFO order                       |
-//! | `Notified` | no                 | chosen (and woken), but its future has not run yet            |
+//! | `Waiting`  | yes                | parked; will be chosen in FIFO order                         |
+//! | `Chosen`   | no                 | chosen (and woken), but its future has not run yet            |
 //!
-//! A slot leaves the slab when its future observes the notification ([`WaitList::poll`]) or is
-//! dropped ([`WaitList::remove`]). Impossible: a `Notified` slot in the linked list; a
+//! A slot leaves the slab when its future observes that it was chosen ([`WaitList::poll`]) or is
+//! dropped ([`WaitList::remove`]). Impossible: a `Chosen` slot in the linked list; a
 //! `Waiting` slot outside it.
 //!
 //! # Cancellation, the rule every primitive follows
 //!
-//! A waiter can be dropped after it was chosen (`Notified`) but before its future ran again,
+//! A waiter can be dropped after it was chosen (`Chosen`) but before its future ran again,
 //! for example because the task awaiting it was cancelled in between. What it was chosen for
 //! must not be lost: [`WaitList::remove`] tells the primitive that the dropped waiter had been
-//! notified, and the primitive passes its turn on (a semaphore hands the permit to the next
+//! chosen, and the primitive passes its turn on (a semaphore hands the permit to the next
 //! waiter, a condition notifies the next one, and so on).
 //!
 //! This file never wakes anyone: it returns the `Waker`s to wake, so the primitive can release
 //! its `RefCell` borrow before calling `wake` (which may run arbitrary code).
+//!
+//! *Choose* is this file's word for picking a waiter; asyncio's `Condition.notify` is one use
+//! of it (the glossary keeps *notify* for poking the poller).
+//!
+//! Careful: `poll` (replacing a stale waker) and `remove` drop a `Waker` while the primitive's
+//! borrow is held. Dropping a waker only releases a reference count for every waker we know
+//! (the loop's, tokio's, smol's); a waker whose drop re-entered the primitive would be a bug
+//! in that waker.
 
 use std::task::{Poll, Waker};
 
@@ -41,7 +49,7 @@ pub(crate) enum WaiterState {
     /// Queued, in FIFO order.
     Waiting,
     /// Chosen; its future has not yet observed it.
-    Notified,
+    Chosen,
 }
 
 /// One waiter's slot.
@@ -60,7 +68,7 @@ struct Slot {
 /// A FIFO of waiting futures (module docs).
 #[derive(Debug)]
 pub(crate) struct WaitList {
-    /// Every waiter not yet gone, `Waiting` or `Notified`.
+    /// Every waiter not yet gone, `Waiting` or `Chosen`.
     slots: Slab<Slot>,
     /// The oldest `Waiting` waiter, or `NIL`.
     head: usize,
@@ -117,20 +125,20 @@ impl WaitList {
     /// Chooses the oldest `Waiting` waiter and returns its waker, to wake once the caller's
     /// borrow is released. `None` if nobody waits.
     #[must_use = "wake the returned waker, after releasing the borrow"]
-    pub(crate) fn notify_one(&mut self) -> Option<Waker> {
+    pub(crate) fn choose_one(&mut self) -> Option<Waker> {
         let key = self.head;
         if key == NIL {
             return None;
         }
         self.unlink(key);
         let slot = &mut self.slots[key];
-        slot.state = WaiterState::Notified;
+        slot.state = WaiterState::Chosen;
         slot.waker.take()
     }
 
     /// Chooses every `Waiting` waiter, oldest first; their wakers go into `wakers`.
-    pub(crate) fn notify_all(&mut self, wakers: &mut Vec<Waker>) {
-        while let Some(waker) = self.notify_one() {
+    pub(crate) fn choose_all(&mut self, wakers: &mut Vec<Waker>) {
+        while let Some(waker) = self.choose_one() {
             wakers.push(waker);
         }
     }
@@ -140,7 +148,7 @@ impl WaitList {
     pub(crate) fn poll(&mut self, key: usize, waker: &Waker) -> Poll<()> {
         let slot = &mut self.slots[key];
         match slot.state {
-            WaiterState::Notified => {
+            WaiterState::Chosen => {
                 self.slots.remove(key);
                 Poll::Ready(())
             }
@@ -154,7 +162,7 @@ impl WaitList {
         }
     }
 
-    /// Forgets a waiter whose future is dropped, and says what state it was in: `Notified`
+    /// Forgets a waiter whose future is dropped, and says what state it was in: `Chosen`
     /// means it was chosen and its turn must be passed on (module docs).
     pub(crate) fn remove(&mut self, key: usize) -> WaiterState {
         let state = self.slots[key].state;
@@ -204,8 +212,8 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Push,
-        NotifyOne,
-        NotifyAll,
+        ChooseOne,
+        ChooseAll,
         /// Remove the i-th live waiter (modulo the count).
         Remove(usize),
         /// Poll the i-th live waiter.
@@ -215,15 +223,15 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             3 => Just(Op::Push),
-            2 => Just(Op::NotifyOne),
-            1 => Just(Op::NotifyAll),
+            2 => Just(Op::ChooseOne),
+            1 => Just(Op::ChooseAll),
             2 => (0..16usize).prop_map(Op::Remove),
             2 => (0..16usize).prop_map(Op::Poll),
         ]
     }
 
     proptest! {
-        /// The list against a model (a Vec of (id, state) in push order): notification is
+        /// The list against a model (a Vec of (id, state) in push order): choosing is
         /// FIFO among `Waiting` waiters, counts agree, and removal reports the right state.
         #[test]
         fn matches_a_fifo_model(ops in proptest::collection::vec(op(), 1..80)) {
@@ -242,23 +250,23 @@ mod tests {
                         model.push((next_id, key, WaiterState::Waiting));
                         next_id += 1;
                     }
-                    Op::NotifyOne => {
+                    Op::ChooseOne => {
                         let front = model.iter_mut().find(|w| w.2 == WaiterState::Waiting);
-                        let woken = list.notify_one();
+                        let woken = list.choose_one();
                         match front {
                             Some(w) => {
-                                w.2 = WaiterState::Notified;
+                                w.2 = WaiterState::Chosen;
                                 expected_wakes.push(w.0);
                                 woken.expect("a waiter was waiting").wake();
                             }
                             None => prop_assert!(woken.is_none()),
                         }
                     }
-                    Op::NotifyAll => {
+                    Op::ChooseAll => {
                         let mut wakers = Vec::new();
-                        list.notify_all(&mut wakers);
+                        list.choose_all(&mut wakers);
                         for w in model.iter_mut().filter(|w| w.2 == WaiterState::Waiting) {
-                            w.2 = WaiterState::Notified;
+                            w.2 = WaiterState::Chosen;
                             expected_wakes.push(w.0);
                         }
                         wakers.into_iter().for_each(Waker::wake);
@@ -273,7 +281,7 @@ mod tests {
                         let waker = Waker::from(Arc::new(Logged(id, log.clone(), wakes.clone())));
                         let polled = list.poll(key, &waker);
                         match state {
-                            WaiterState::Notified => {
+                            WaiterState::Chosen => {
                                 prop_assert!(polled.is_ready());
                                 model.remove(i);
                             }

@@ -114,7 +114,7 @@ impl<O: Store> State<O> {
             return None;
         }
         self.item_claims += 1;
-        self.getters.notify_one()
+        self.getters.choose_one()
     }
 
     /// Chooses the next waiting putter if room is left that nobody has claimed.
@@ -124,7 +124,7 @@ impl<O: Store> State<O> {
             return None;
         }
         self.room_claims += 1;
-        self.putters.notify_one()
+        self.putters.choose_one()
     }
 
     /// Forgets a getter whose future is dropped; if it had been chosen, its claim goes to the
@@ -133,7 +133,7 @@ impl<O: Store> State<O> {
     pub(crate) fn drop_getter(&mut self, key: usize) -> Option<Waker> {
         match self.getters.remove(key) {
             WaiterState::Waiting => None,
-            WaiterState::Notified => {
+            WaiterState::Chosen => {
                 self.item_claims -= 1;
                 self.wake_getter()
             }
@@ -146,7 +146,7 @@ impl<O: Store> State<O> {
     pub(crate) fn drop_putter(&mut self, key: usize) -> Option<Waker> {
         match self.putters.remove(key) {
             WaiterState::Waiting => None,
-            WaiterState::Notified => {
+            WaiterState::Chosen => {
                 self.room_claims -= 1;
                 self.wake_putter()
             }
@@ -161,7 +161,7 @@ impl<O: Store> State<O> {
         }
         self.unfinished -= 1;
         if self.unfinished == 0 {
-            self.joiners.notify_all(wakers);
+            self.joiners.choose_all(wakers);
         }
         true
     }
@@ -179,15 +179,15 @@ impl<O: Store> State<O> {
         if !drained.is_empty() {
             self.unfinished = self.unfinished.saturating_sub(drained.len());
             if self.unfinished == 0 {
-                self.joiners.notify_all(wakers);
+                self.joiners.choose_all(wakers);
             }
         }
         // Nobody waits after a shutdown: choose every getter and putter.
         let before = wakers.len();
-        self.getters.notify_all(wakers);
+        self.getters.choose_all(wakers);
         self.item_claims += wakers.len() - before;
         let before = wakers.len();
-        self.putters.notify_all(wakers);
+        self.putters.choose_all(wakers);
         self.room_claims += wakers.len() - before;
         drained
     }
