@@ -20,6 +20,8 @@ mod pool_functions;
 mod process_faults;
 mod process_leaks;
 mod process_pool;
+mod props_combinators;
+mod props_combinators_model;
 mod props_process_pool;
 mod props_scheduler;
 mod props_scheduler_model;
