@@ -16,10 +16,9 @@
 //! `wait.rs` and `timeout.rs`.
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use evloop::{EventLoop, ExceptionContext, TaskError};
@@ -127,21 +126,14 @@ pub(crate) fn reports(lp: &EventLoop) -> Rc<RefCell<Vec<String>>> {
     seen
 }
 
-/// Counts the polls of the future it wraps.
-struct CountPolls<F> {
-    /// The wrapped future.
-    inner: Pin<Box<F>>,
-    /// Polls so far.
-    polls: Rc<Cell<u32>>,
-}
-
-impl<F: Future> Future for CountPolls<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.polls.set(self.polls.get() + 1);
-        self.inner.as_mut().poll(cx)
-    }
+/// Awaits `gather`, counting its polls in `polls`.
+async fn count_polls<T: 'static>(polls: Rc<Cell<u32>>, mut gather: evloop::Gather<T>) -> Vec<T> {
+    poll_fn(|cx| {
+        polls.set(polls.get() + 1);
+        Pin::new(&mut gather).poll(cx)
+    })
+    .await
+    .expect("no child fails")
 }
 
 #[test]
@@ -407,11 +399,8 @@ fn a_gather_is_polled_once_per_completion_instant_not_per_child() {
                         evloop::sleep(U).await;
                         i
                     });
-                    let gather = CountPolls {
-                        inner: Box::pin(evloop::gather(children)),
-                        polls,
-                    };
-                    gather.await.unwrap().into_iter().sum::<u64>()
+                    let values = count_polls(polls, evloop::gather(children)).await;
+                    values.into_iter().sum::<u64>()
                 }
             })
             .unwrap();
@@ -428,14 +417,9 @@ fn a_gather_is_polled_once_per_completion_instant_not_per_child() {
                         evloop::sleep(U * i).await;
                         i
                     });
-                    CountPolls {
-                        inner: Box::pin(evloop::gather(children)),
-                        polls,
-                    }
-                    .await
+                    count_polls(polls, evloop::gather(children)).await
                 }
             })
-            .unwrap()
             .unwrap();
         assert_eq!(values, (1..=100).collect::<Vec<_>>());
         assert_eq!(polls.get(), 101);

@@ -34,6 +34,7 @@ mod reactor;
 mod run;
 mod scenarios;
 mod scenarios_pools;
+mod scenarios_toolkit;
 mod tasks;
 mod thread_pool;
 mod thread_pool_handles;

@@ -189,7 +189,7 @@ enum Limit {
 /// The future of [`wait_for`], [`timeout`] and [`timeout_at`]: `Ok(value)`, or
 /// `Err(TimedOut)` once the inner future was dropped.
 #[must_use = "a Timeout does nothing unless awaited"]
-pub struct Timeout<F: Future> {
+pub struct Timeout<F> {
     /// The inner future, boxed so it is pinned without unsafe; `None` once this future
     /// returned (dropped on timeout before returning).
     future: Option<Pin<Box<F>>>,
@@ -239,7 +239,7 @@ impl<F: Future> Future for Timeout<F> {
     }
 }
 
-impl<F: Future> fmt::Debug for Timeout<F> {
+impl<F> fmt::Debug for Timeout<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timeout")
             .field("limit", &self.limit)
