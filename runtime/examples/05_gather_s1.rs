@@ -1,7 +1,6 @@
-//! Scenario S1, written with plain task awaits (the `gather` combinator comes with the
-//! toolkit issue): three tasks sleep 1, 2 and 4 units and return a value. Spawning them all
-//! first and awaiting them afterwards makes them run concurrently: the results come back in
-//! the order given, after about 4 units, not 1 + 2 + 4 = 7.
+//! Scenario S1 with `evloop::gather`: three tasks sleep 1, 2 and 4 units and return a value.
+//! `gather` spawns them all at once, so they run concurrently: the results come back in the
+//! order given, after about 4 units, not 1 + 2 + 4 = 7.
 //!
 //! Run: `cargo run -p evloop --example 05_gather_s1`
 
@@ -14,20 +13,12 @@ fn main() {
     let started = Instant::now();
     // ANCHOR: gather
     let results = evloop::run(async {
-        let tasks: Vec<_> = [(1u32, "one"), (2, "two"), (4, "four")]
-            .into_iter()
-            .map(|(units, value)| {
-                evloop::spawn(async move {
-                    evloop::sleep(UNIT * units).await;
-                    value
-                })
-            })
-            .collect();
-        let mut results = Vec::new();
-        for task in tasks {
-            results.push(task.await.expect("task result"));
-        }
-        results
+        let jobs = [(1u32, "one"), (2, "two"), (4, "four")].map(|(units, value)| async move {
+            evloop::sleep(UNIT * units).await;
+            value
+        });
+        // Each job becomes a task now; the values come back in the order given.
+        evloop::gather(jobs).await.expect("no job failed")
     })
     .expect("run");
     // ANCHOR_END: gather

@@ -46,6 +46,7 @@
 //! | other threads | `remote.rs`, `threadsafe_task.rs`, `loop_thread.rs` | [`LoopHandle`], [`ThreadsafeTask`], [`LoopThread`] |
 //! | blocking work: thread and process pools | `executor.rs` (and the `evloop-pools` crate) | [`EventLoop::run_in_executor`], [`to_thread`], [`pools`] |
 //! | the running loop, free functions | `current.rs`, `sleep.rs`, `run.rs` | [`get_running_loop`], [`spawn`], [`sleep`], [`run`] |
+//! | waiting on several tasks: gather, wait, as_completed, timeouts, shield | `combinators/` | [`gather`], [`wait`], [`as_completed`], [`wait_for`], [`timeout`], [`shield`], [`TimedOut`] |
 //! | task-local context (contextvars) | `context.rs` | [`ContextVar`], [`Context`], [`Token`] |
 //! | synchronization: events and queues | `sync/event.rs`, `sync/queue/` | [`Event`], [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
 //! | synchronization: semaphores, locks, conditions | `sync/` | [`Semaphore`], [`BoundedSemaphore`], [`Lock`], [`Condition`] |
@@ -70,6 +71,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod clock;
+mod combinators;
 mod context;
 mod current;
 mod error;
@@ -92,6 +94,11 @@ mod threadsafe_task;
 mod timer_queue;
 mod timers;
 
+pub use combinators::{
+    as_completed, as_completed_tasks, gather, gather_outcomes, gather_tasks, shield, timeout,
+    timeout_at, wait, wait_for, AsCompleted, Completed, Gather, GatherOutcomes, ReturnWhen,
+    TimedOut, Timeout, Wait,
+};
 pub use context::{Context, ContextVar, Token};
 pub use current::{get_running_loop, spawn};
 pub use error::{LoopClosed, LoopError, TaskError};

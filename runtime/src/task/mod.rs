@@ -77,6 +77,12 @@ impl<T: 'static> Task<T> {
         self.cell.header.outcome.get() == Outcome::Cancelled
     }
 
+    /// Whether the task finished by panicking (what `wait(.., FirstException, ..)` waits
+    /// for); answers without taking the outcome out.
+    pub(crate) fn is_panicked(&self) -> bool {
+        self.cell.header.outcome.get() == Outcome::Panicked
+    }
+
     /// A number unique among the tasks of this loop, for logs.
     pub fn id(&self) -> u64 {
         self.cell.header.id
