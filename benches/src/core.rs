@@ -29,6 +29,7 @@ mod process;
 mod tasks;
 mod threadsafe;
 mod timers;
+mod toolkit;
 mod yield_now;
 
 use harness::{Bench, Config, Target};
@@ -166,6 +167,58 @@ fn benches() -> Vec<Bench> {
                 Some(executor::evloop_concurrent),
                 Some(executor::tokio_concurrent),
                 Some(executor::smol_concurrent),
+            ],
+        },
+        Bench {
+            name: "semaphore acquire + release, uncontended",
+            ops: 1_000_000,
+            target: Target::AtMostTimes {
+                peer: TOKIO,
+                max: 1.0,
+            },
+            runs: [
+                Some(toolkit::evloop_semaphore_uncontended),
+                Some(toolkit::tokio_semaphore_uncontended),
+                Some(toolkit::smol_semaphore_uncontended),
+            ],
+        },
+        Bench {
+            name: "semaphore, contended: 64 tasks, 8 permits, yield while holding",
+            ops: 640_000,
+            target: Target::AtMostTimes {
+                peer: TOKIO,
+                max: 1.0,
+            },
+            runs: [
+                Some(toolkit::evloop_semaphore_contended),
+                Some(toolkit::tokio_semaphore_contended),
+                Some(toolkit::smol_semaphore_contended),
+            ],
+        },
+        Bench {
+            name: "queue ping-pong: two tasks, two bounded(1) queues, per round trip",
+            ops: 500_000,
+            target: Target::AtMostTimes {
+                peer: TOKIO,
+                max: 1.0,
+            },
+            runs: [
+                Some(toolkit::evloop_ping_pong),
+                Some(toolkit::tokio_ping_pong),
+                Some(toolkit::smol_ping_pong),
+            ],
+        },
+        Bench {
+            name: "gather 10k trivial tasks (per task)",
+            ops: 1_000_000,
+            target: Target::AtMostTimes {
+                peer: TOKIO,
+                max: 1.0,
+            },
+            runs: [
+                Some(toolkit::evloop_gather),
+                Some(toolkit::tokio_gather),
+                Some(toolkit::smol_gather),
             ],
         },
     ]
