@@ -48,8 +48,7 @@
 //! | the running loop, free functions | `current.rs`, `sleep.rs`, `run.rs` | [`get_running_loop`], [`spawn`], [`sleep`], [`run`] |
 //! | waiting on several tasks: gather, wait, as_completed, timeouts, shield | `combinators/` | [`gather`], [`wait`], [`as_completed`], [`wait_for`], [`timeout`], [`shield`], [`TimedOut`] |
 //! | task-local context (contextvars) | `context.rs` | [`ContextVar`], [`Context`], [`Token`] |
-//! | synchronization: events and queues | `sync/event.rs`, `sync/queue/` | [`Event`], [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
-//! | synchronization: semaphores, locks, conditions | `sync/` | [`Semaphore`], [`BoundedSemaphore`], [`Lock`], [`Condition`] |
+//! | synchronization between tasks: semaphores, locks, conditions, events, queues | `sync/` | [`Semaphore`], [`BoundedSemaphore`], [`Lock`], [`Condition`], [`Event`], [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
 //! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
 //!
 //! ## Guarantees
@@ -60,12 +59,16 @@
 //!   iterations and never starved.
 //! - A panic in a callback or task never kills the loop: it reaches the task's awaiter as
 //!   [`TaskError::Panicked`], or the exception handler (see `exception.rs`).
+//! - Every waiter in `sync/` is served in FIFO order, and cancelling one (dropping its future)
+//!   loses nothing: a waiter cancelled after it was chosen passes its turn on.
+//! - Each task, callback and thread job runs in a copy of the context of whoever created it.
 //! - The loop and what is bound to it ([`EventLoop`], [`Handle`], [`TimerHandle`], [`Task`])
 //!   are `!Send` and stay on the loop's thread, which the compiler checks; other threads reach
 //!   the loop through [`LoopHandle`], [`LoopThread`] and [`ThreadsafeTask`].
 //!
 //! The book in `docs/` (architecture, semantics, and a tour that follows one callback, one
-//! timer, one task and one threadsafe post through the code) explains the rest.
+//! timer, one task, one threadsafe post, one blocking call and one semaphore waiter through
+//! the code) explains the rest.
 
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]

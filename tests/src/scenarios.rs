@@ -1,10 +1,6 @@
-//! Scenarios S1 and S3 of `shared/SCENARIOS.md`, checked end to end (the runnable versions are
-//! `runtime/examples/05_gather_s1.rs` and `04_threadsafe_s3.rs`).
+//! Scenario S3 of `shared/SCENARIOS.md`, checked end to end (the runnable version is
+//! `runtime/examples/04_threadsafe_s3.rs`; S1 with `gather` is in `scenarios_toolkit.rs`).
 //!
-//! - S1, gather with plain task awaits: three tasks sleep 1, 2 and 4 units and return a value;
-//!   the values come back in the order given, after 4 units, not 1 + 2 + 4 = 7. On the
-//!   virtual clock this is exact (and takes no real time); on the real clock it is checked
-//!   with margins.
 //! - S3, a loop running forever on a `LoopThread`, fed from the main thread: two blocking
 //!   callbacks (6 and 3 units) run one after the other (9 units); two coroutines (6 and 4
 //!   units) posted behind them overlap (6 units, not 10); posting all four does not block the
@@ -17,95 +13,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use evloop::{EventLoop, LoopThread};
+use evloop::LoopThread;
 
 use crate::util::{deadline, BUDGET};
-
-/// S1's tasks in the order given: (units of sleep, value returned).
-const S1_TASKS: [(u32, &str); 3] = [(1, "one"), (2, "two"), (4, "four")];
-
-/// What one run of S1 observed, all in loop time since the gather began.
-struct S1Outcome {
-    /// The values, in the order the tasks were awaited.
-    values: Vec<&'static str>,
-    /// When each task finished, in the same order.
-    finished: Vec<Duration>,
-    /// When the gather (the last await) finished.
-    total: Duration,
-}
-
-/// Runs S1 on `lp` with `unit`: spawns every task first, then awaits them in order.
-fn gather_s1(lp: &EventLoop, unit: Duration) -> S1Outcome {
-    let outcome = lp.run_until_complete(async move {
-        let lp = evloop::get_running_loop().unwrap();
-        let start = lp.time();
-        let tasks: Vec<_> = S1_TASKS
-            .iter()
-            .map(|&(units, value)| {
-                let lp = lp.clone();
-                evloop::spawn(async move {
-                    evloop::sleep(unit * units).await;
-                    (value, lp.time() - start)
-                })
-            })
-            .collect();
-        let (mut values, mut finished) = (Vec::new(), Vec::new());
-        for task in tasks {
-            let (value, at) = task.await.expect("an S1 task ends with its value");
-            values.push(value);
-            finished.push(at);
-        }
-        S1Outcome {
-            values,
-            finished,
-            total: lp.time() - start,
-        }
-    });
-    outcome.expect("the gather ran")
-}
-
-#[test]
-fn s1_gather_on_the_virtual_clock_takes_exactly_four_units() {
-    deadline(BUDGET, || {
-        // A long unit: a loop that really slept would blow the deadline.
-        const UNIT: Duration = Duration::from_secs(60);
-        let lp = EventLoop::builder().virtual_clock(true).build().unwrap();
-        let wall = Instant::now();
-        let outcome = gather_s1(&lp, UNIT);
-        let wall = wall.elapsed();
-        assert_eq!(outcome.values, ["one", "two", "four"]);
-        assert_eq!(outcome.finished, [UNIT, UNIT * 2, UNIT * 4]);
-        assert_eq!(outcome.total, UNIT * 4, "concurrent: 4 units, not 7");
-        assert!(
-            wall < Duration::from_secs(5),
-            "the virtual clock slept: {wall:?}"
-        );
-        lp.close().unwrap();
-    });
-}
-
-#[test]
-fn s1_gather_on_the_real_clock_takes_about_four_units_not_seven() {
-    deadline(BUDGET, || {
-        const UNIT: Duration = Duration::from_millis(100);
-        let lp = EventLoop::new().unwrap();
-        let wall = Instant::now();
-        let outcome = gather_s1(&lp, UNIT);
-        let wall = wall.elapsed();
-        assert_eq!(outcome.values, ["one", "two", "four"]);
-        for (&(units, value), &at) in S1_TASKS.iter().zip(&outcome.finished) {
-            assert!(at >= UNIT * units, "{value} finished early, at {at:?}");
-        }
-        let finished = &outcome.finished;
-        assert!(finished.windows(2).all(|w| w[0] < w[1]), "{finished:?}");
-        assert!(outcome.total >= UNIT * 4, "{:?}", outcome.total);
-        assert!(
-            wall < UNIT * 7,
-            "the tasks did not overlap: {wall:?} for 1 + 2 + 4 units"
-        );
-        lp.close().unwrap();
-    });
-}
 
 #[test]
 fn s3_blocking_callbacks_serialize_and_coroutines_overlap() {
