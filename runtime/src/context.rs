@@ -26,7 +26,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// One variable's value, type-erased.
@@ -34,6 +34,20 @@ type Value = Arc<dyn Any + Send + Sync>;
 
 /// Source of variable ids, unique per process.
 static NEXT_VAR_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Whether any variable was ever set in this process. Until then every context is empty, so
+/// copying one is free and installing one can be skipped: a program that uses no context
+/// variables pays nothing for them on its callbacks and polls (see [`Scope`]).
+///
+/// Careful: `Relaxed` is enough. A `set` on this thread is seen in program order; a non-empty
+/// context made on another thread reaches this one only through a channel or a lock (a job,
+/// a posted closure), which orders the flag's store before its arrival.
+static IN_USE: AtomicBool = AtomicBool::new(false);
+
+/// Whether any context variable was ever set (see [`IN_USE`]).
+fn in_use() -> bool {
+    IN_USE.load(Ordering::Relaxed)
+}
 
 thread_local! {
     /// The context of whatever runs on this thread now (a task's, during its poll).
@@ -63,6 +77,9 @@ impl Context {
     /// A copy of the current context (asyncio's `contextvars.copy_context()`): an `Arc`
     /// clone, whatever its size.
     pub fn current() -> Context {
+        if !in_use() {
+            return Context::default();
+        }
         CURRENT.with(|current| current.borrow().clone())
     }
 
@@ -75,16 +92,7 @@ impl Context {
     /// Like [`run`](Context::run), consuming the context (no clone): how the loop runs a
     /// callback in the context it was scheduled from.
     pub(crate) fn run_owned<R>(self, f: impl FnOnce() -> R) -> R {
-        /// Puts the previous context back on drop (also if `f` panics).
-        struct Restore(Option<Context>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                if let Some(previous) = self.0.take() {
-                    enter(previous);
-                }
-            }
-        }
-        let _restore = Restore(Some(enter(self)));
+        let _scope = Scope::enter(self); // its drop puts the previous context back
         f()
     }
 
@@ -122,6 +130,54 @@ impl fmt::Debug for Context {
 /// loop does this around every task poll).
 pub(crate) fn enter(context: Context) -> Context {
     CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), context))
+}
+
+/// A context installed for a while (a callback's run, a task's poll); dropping it, or
+/// [`exit`](Scope::exit), puts the previous one back, also when the scope unwinds.
+///
+/// While no variable was ever set ([`IN_USE`]), every context is empty and nothing is
+/// swapped; if the scope itself sets the first variable, leaving it clears the thread's
+/// context again (it was empty before), and `exit` hands what was set to the caller.
+pub(crate) struct Scope {
+    /// The context to put back; `None` when nothing was swapped in.
+    outer: Option<Context>,
+    /// False once the scope was left (by `exit`), so the drop does nothing more.
+    active: bool,
+}
+
+impl Scope {
+    /// Installs `context` as this thread's current context.
+    pub(crate) fn enter(context: Context) -> Scope {
+        let outer = in_use().then(|| enter(context));
+        Scope {
+            outer,
+            active: true,
+        }
+    }
+
+    /// Puts the previous context back and returns the scope's, with what it set.
+    pub(crate) fn exit(mut self) -> Context {
+        self.leave()
+    }
+
+    /// Puts the previous context back; returns the one that was current in the scope.
+    fn leave(&mut self) -> Context {
+        self.active = false;
+        match self.outer.take() {
+            Some(outer) => enter(outer),
+            // Nothing was swapped in: the thread's context was empty, and is again.
+            None if in_use() => enter(Context::default()),
+            None => Context::default(),
+        }
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        if self.active {
+            drop(self.leave());
+        }
+    }
 }
 
 /// A context variable (asyncio's `contextvars.ContextVar`): a key whose value belongs to the
@@ -180,7 +236,38 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
     }
 
     /// Sets the value in the current context; the token restores the previous value.
+    ///
+    /// # Examples
+    ///
+    /// A value set in a task or a callback stays there, even when it is the first variable the
+    /// program ever sets (until then the loop skips installing contexts, see `Scope`):
+    ///
+    /// ```
+    /// use evloop::ContextVar;
+    /// use std::sync::LazyLock;
+    ///
+    /// static STEP: LazyLock<ContextVar<u8>> = LazyLock::new(|| ContextVar::new("step"));
+    ///
+    /// evloop::run(async {
+    ///     let task = evloop::spawn(async {
+    ///         STEP.set(1); // the first set in this program
+    ///         evloop::yield_now().await;
+    ///         STEP.get() // kept across the task's polls
+    ///     });
+    ///     assert_eq!(task.await.unwrap(), Some(1));
+    ///     assert_eq!(STEP.get(), None, "the task's value stayed in the task");
+    ///     let lp = evloop::get_running_loop().unwrap();
+    ///     lp.call_soon(|| {
+    ///         STEP.set(2);
+    ///     });
+    ///     evloop::yield_now().await;
+    ///     assert_eq!(STEP.get(), None, "the callback's value stayed in the callback");
+    /// })
+    /// .unwrap();
+    /// assert_eq!(STEP.get(), None);
+    /// ```
     pub fn set(&self, value: T) -> Token<T> {
+        IN_USE.store(true, Ordering::Relaxed);
         let value: Value = Arc::new(value);
         let previous = CURRENT.with(|current| {
             let mut current = current.borrow_mut();
@@ -263,26 +350,11 @@ impl<F: std::future::Future> std::future::Future for InContext<F> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<F::Output> {
-        /// Takes the future's context back and reinstalls the outer one, even on a panic.
-        struct Swap<'a> {
-            /// Where the future's context goes back to.
-            slot: &'a mut Context,
-            /// The context to reinstall.
-            outer: Option<Context>,
-        }
-        impl Drop for Swap<'_> {
-            fn drop(&mut self) {
-                if let Some(outer) = self.outer.take() {
-                    *self.slot = enter(outer);
-                }
-            }
-        }
         let this = &mut *self;
-        let outer = enter(std::mem::take(&mut this.context));
-        let _swap = Swap {
-            slot: &mut this.context,
-            outer: Some(outer),
-        };
-        this.future.as_mut().poll(cx)
+        // Careful: if the poll panics, the scope's drop still puts the outer context back.
+        let scope = Scope::enter(std::mem::take(&mut this.context));
+        let polled = this.future.as_mut().poll(cx);
+        this.context = scope.exit();
+        polled
     }
 }

@@ -200,16 +200,16 @@ impl<T: 'static> Runnable for TaskCell<T> {
             return;
         }
         // Run in the task's context; take it back, with what the poll set, afterwards.
-        let outer = crate::context::enter(header.context.take());
+        let scope = crate::context::Scope::enter(header.context.take());
         self.clone().run_in_context(core);
-        header.context.set(crate::context::enter(outer));
+        header.context.set(scope.exit());
     }
 
     fn finish_cancelled(self: Rc<Self>, core: &Core) {
         if self.header.outcome.get() == Outcome::Pending {
-            let outer = crate::context::enter(self.header.context.take());
+            let scope = crate::context::Scope::enter(self.header.context.take());
             self.finish(core, Err(TaskError::Cancelled));
-            crate::context::enter(outer);
+            drop(scope);
         }
     }
 }
