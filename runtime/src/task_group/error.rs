@@ -32,6 +32,10 @@ pub enum GroupFailure<E> {
     Failed(E),
     /// The child (or the body) panicked; the string is the panic message.
     Panicked(String),
+    /// The child was cancelled from outside the group (by `EventLoop::cancel_all_tasks`, or
+    /// its loop closing) before the group had a failure: the group cannot give its value.
+    /// Children the group cancels itself are never failures.
+    CancelledOutside,
 }
 
 impl<E> GroupFailure<E> {
@@ -40,11 +44,11 @@ impl<E> GroupFailure<E> {
         matches!(self, GroupFailure::Panicked(_))
     }
 
-    /// The error, for [`GroupFailure::Failed`]; `None` for a panic.
+    /// The error, for [`GroupFailure::Failed`]; `None` otherwise.
     pub fn into_error(self) -> Option<E> {
         match self {
             GroupFailure::Failed(error) => Some(error),
-            GroupFailure::Panicked(_) => None,
+            GroupFailure::Panicked(_) | GroupFailure::CancelledOutside => None,
         }
     }
 }
@@ -54,6 +58,10 @@ impl<E: fmt::Display> fmt::Display for GroupFailure<E> {
         match self {
             GroupFailure::Failed(error) => error.fmt(f),
             GroupFailure::Panicked(message) => write!(f, "panicked: {message}"),
+            GroupFailure::CancelledOutside => f.write_str(
+                "cancelled from outside the group (cancel_all_tasks or a closing loop); fix: \
+                 let the group's children end before cancelling the loop's tasks",
+            ),
         }
     }
 }

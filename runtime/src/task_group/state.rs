@@ -218,10 +218,7 @@ impl<T: 'static, E: 'static> Inner<T, E> {
             .into_iter()
             .map(|slot| match slot {
                 Slot::Value(value) => value,
-                _ => panic!(
-                    "TaskGroup: a child was cancelled from outside the group (its loop was \
-                     closed under it?); fix: keep the loop running until the group is joined"
-                ),
+                _ => unreachable!("every child without a value recorded a failure"),
             })
             .collect();
         Poll::Ready(Ok(values))
@@ -271,8 +268,10 @@ impl<T: 'static, E: 'static> DoneSink for Inner<T, E> {
             }
             Some(Ok(Err(error))) => Some(GroupFailure::Failed(error)),
             Some(Err(TaskError::Panicked(message))) => Some(GroupFailure::Panicked(message)),
-            // Cancelled (by the group, or by the loop closing): not a failure.
-            _ => None,
+            // Cancelled by the group (it is shutting down): not a failure.
+            _ if self.shutting_down.get() => None,
+            // Cancelled by someone else: the group has no value for this child.
+            _ => Some(GroupFailure::CancelledOutside),
         };
         self.running.set(self.running.get() - 1);
         if let Some(failure) = failure {
