@@ -18,12 +18,7 @@ use std::time::Duration;
 use evloop::{EventLoop, ExceptionContext, Task, TaskError};
 
 use crate::lifecycle::{poll_once, DropCounter};
-use crate::util::{deadline, BUDGET};
-
-/// A loop on the virtual clock.
-fn virtual_loop() -> EventLoop {
-    EventLoop::builder().virtual_clock(true).build().unwrap()
-}
+use crate::util::{deadline, outcomes, virtual_loop, BUDGET};
 
 /// Records, when dropped, whether a loop was running on the dropping thread.
 struct DropWitness {
@@ -265,11 +260,7 @@ fn cancel_all_tasks_cancels_every_unfinished_task() {
                 let lp = evloop::get_running_loop().unwrap();
                 let first = lp.cancel_all_tasks();
                 let again = lp.cancel_all_tasks();
-                let mut outcomes = Vec::new();
-                for task in tasks {
-                    outcomes.push(task.await);
-                }
-                (first, again, outcomes)
+                (first, again, outcomes(tasks).await)
             })
             .unwrap();
         let (first, again, outcomes) = outcomes;

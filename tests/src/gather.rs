@@ -12,26 +12,21 @@
 //! - `gather_tasks` takes spawned tasks, finished or not; an empty gather resolves at once;
 //!   `gather` outside a loop panics with the no-running-loop message.
 //!
-//! The helpers at the top (`virtual_loop`, `Life`, `child`, `reports`) are shared with
-//! `wait.rs` and `timeout.rs`.
+//! The helpers at the top (`U`, `units_since`, `Life`, `child`) are shared with `wait.rs`
+//! and `timeout.rs`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use evloop::{EventLoop, ExceptionContext, TaskError};
+use evloop::{EventLoop, TaskError};
 
-use crate::util::{deadline, payload_text, BUDGET};
+use crate::util::{deadline, payload_text, record_exception_texts, virtual_loop, BUDGET};
 
 /// One unit of virtual time.
 pub(crate) const U: Duration = Duration::from_millis(10);
-
-/// A loop on the virtual clock.
-pub(crate) fn virtual_loop() -> EventLoop {
-    EventLoop::builder().virtual_clock(true).build().unwrap()
-}
 
 /// Loop time since `start`, in whole units (the virtual clock makes it exact).
 pub(crate) fn units_since(lp: &EventLoop, start: Instant) -> u32 {
@@ -109,21 +104,6 @@ pub(crate) fn child(
         }
     };
     (life, future)
-}
-
-/// Collects the panic text of every exception-handler report of `lp`.
-pub(crate) fn reports(lp: &EventLoop) -> Rc<RefCell<Vec<String>>> {
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let sink = seen.clone();
-    lp.set_exception_handler(Some(Box::new(move |context: &ExceptionContext| {
-        sink.borrow_mut().push(
-            context
-                .panic
-                .clone()
-                .unwrap_or_else(|| context.message.clone()),
-        )
-    })));
-    seen
 }
 
 /// Awaits `gather`, counting its polls in `polls`.
@@ -206,7 +186,7 @@ fn children_start_before_the_gather_is_awaited() {
 fn the_first_failure_ends_the_gather_and_the_others_keep_running() {
     deadline(BUDGET, || {
         let lp = virtual_loop();
-        let seen = reports(&lp);
+        let seen = record_exception_texts(&lp);
         let start = lp.time();
         let (lives, children): (Vec<_>, Vec<_>) = [
             (4, End::Panic(0)),
@@ -273,7 +253,7 @@ fn a_cancelled_child_ends_the_gather_with_cancelled() {
 fn gather_outcomes_waits_for_every_child_and_keeps_each_outcome() {
     deadline(BUDGET, || {
         let lp = virtual_loop();
-        let seen = reports(&lp);
+        let seen = record_exception_texts(&lp);
         let start = lp.time();
         let (_, value) = child(&lp, start, 3, End::Value(5));
         let (_, panics) = child(&lp, start, 1, End::Panic(1));
@@ -326,7 +306,7 @@ fn gather_outcomes_waits_for_every_child_and_keeps_each_outcome() {
 fn dropping_an_unresolved_gather_cancels_each_unfinished_child_once() {
     deadline(BUDGET, || {
         let lp = virtual_loop();
-        let seen = reports(&lp);
+        let seen = record_exception_texts(&lp);
         let start = lp.time();
         let (lives, children): (Vec<_>, Vec<_>) = [1, 3, 5]
             .into_iter()

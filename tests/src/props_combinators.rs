@@ -50,11 +50,11 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use evloop::{EventLoop, ExceptionContext, Task};
+use evloop::{EventLoop, Task};
 use proptest::prelude::*;
 
 use crate::props_combinators_model::*;
-use crate::util::{cases, deadline};
+use crate::util::{cases, deadline, record_exception_texts, virtual_loop};
 
 /// What the real run recorded.
 struct Real {
@@ -210,20 +210,8 @@ impl Driver {
 }
 
 fn run_real(program: &Program) -> Real {
-    let lp = EventLoop::builder()
-        .virtual_clock(true)
-        .build()
-        .expect("a loop");
-    let reports = Rc::new(RefCell::new(Vec::new()));
-    let sink = reports.clone();
-    lp.set_exception_handler(Some(Box::new(move |context: &ExceptionContext| {
-        sink.borrow_mut().push(
-            context
-                .panic
-                .clone()
-                .unwrap_or_else(|| context.message.clone()),
-        )
-    })));
+    let lp = virtual_loop();
+    let reports = record_exception_texts(&lp);
     let n = program.tasks.len();
     let shared = Rc::new(Shared {
         lp: lp.clone(),

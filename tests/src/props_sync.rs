@@ -40,14 +40,12 @@ use proptest::prelude::*;
 
 use crate::props_sync_condition_model::{cond_program, CondModel, CondObs, CondOp};
 use crate::props_sync_model::*;
-use crate::util::{cases, deadline};
+use crate::util::{cases, deadline, settle_for};
 
 /// Lets the loop run until nothing is ready: every task is scheduled a bounded number of
 /// times per settle (spawn, hand-off(s), cancel), and each iteration runs all that is ready.
 async fn settle(tasks: usize) {
-    for _ in 0..6 * tasks + 4 {
-        evloop::yield_now().await;
-    }
+    settle_for(6 * tasks + 4).await;
 }
 
 // ---------------------------------------------------------------------------------------

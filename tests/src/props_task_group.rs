@@ -39,7 +39,7 @@ use evloop::{EventLoop, ExceptionContext, GroupFailure, TaskGroup, TaskGroupErro
 use proptest::prelude::*;
 
 use crate::props_task_group_model::*;
-use crate::util::{cases, deadline};
+use crate::util::{cases, deadline, record_exceptions, virtual_loop};
 
 /// When `join`/`run` returned, and what.
 type RealJoined = Option<(u64, Result<Vec<u64>, TaskGroupError<String>>)>;
@@ -171,15 +171,8 @@ struct RealOutcome {
 }
 
 fn run_real(program: &Program) -> RealOutcome {
-    let lp = EventLoop::builder()
-        .virtual_clock(true)
-        .build()
-        .expect("create loop");
-    let reports = Rc::new(RefCell::new(Vec::new()));
-    let sink = reports.clone();
-    lp.set_exception_handler(Some(Box::new(move |context: &ExceptionContext| {
-        sink.borrow_mut().push(context.clone())
-    })));
+    let lp = virtual_loop();
+    let reports = record_exceptions(&lp);
     let n = program.initial.len() + program.late.len();
     let shared = Rc::new(Shared {
         lp: lp.clone(),
@@ -283,6 +276,9 @@ fn check(program: Program) -> Result<(), TestCaseError> {
                 .map(|failure| match failure {
                     GroupFailure::Failed(error) => Failure::Failed(error),
                     GroupFailure::Panicked(message) => Failure::Panicked(message),
+                    GroupFailure::CancelledOutside => {
+                        panic!("the model never cancels a child from outside the group")
+                    }
                 })
                 .collect::<Vec<_>>()
         });

@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 use evloop::{EventLoop, ExceptionContext, Task, TaskError};
 use proptest::prelude::*;
 
-use crate::util::{cases, deadline};
+use crate::util::{cases, deadline, record_exceptions, virtual_loop};
 
 use crate::props_tasks_model::*;
 
@@ -166,15 +166,8 @@ struct RealOutcome {
 }
 
 fn run_real(program: &Program) -> RealOutcome {
-    let lp = EventLoop::builder()
-        .virtual_clock(true)
-        .build()
-        .expect("create loop");
-    let reports = Rc::new(RefCell::new(Vec::new()));
-    let sink = reports.clone();
-    lp.set_exception_handler(Some(Box::new(move |context: &ExceptionContext| {
-        sink.borrow_mut().push(context.clone())
-    })));
+    let lp = virtual_loop();
+    let reports = record_exceptions(&lp);
     let n = program.scripts.len();
     let shared = Rc::new(Shared {
         lp: lp.clone(),

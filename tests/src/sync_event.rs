@@ -5,71 +5,41 @@
 //! - A waiter woken by `set` completes even if `clear` runs before the waiter does.
 //! - A cancelled waiter just leaves, before or after it was woken; the others still wake.
 //! - `set` wakes nobody while the event's state is borrowed.
-//!
-//! Also home of the manual-polling helpers `sync_queue.rs` shares ([`poll_once`],
-//! [`CountingWaker`]).
 
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Wake, Waker};
 
-use evloop::{Event, EventLoop};
+use evloop::{Event, EventLoop, Task};
 
-use crate::util::{deadline, BUDGET};
+use crate::util::{deadline, poll_once, virtual_loop, CountingWaker, BUDGET};
 
-/// A waker that counts how often it was woken.
-pub(crate) struct CountingWaker(AtomicUsize);
-
-impl CountingWaker {
-    /// A fresh counter and the waker that bumps it.
-    pub(crate) fn new() -> (Arc<CountingWaker>, Waker) {
-        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        (counter.clone(), Waker::from(counter))
-    }
-
-    /// How many wakes so far.
-    pub(crate) fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// Polls `future` once with `waker`.
-pub(crate) fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(future).poll(&mut Context::from_waker(waker))
-}
-
-/// A loop on the virtual clock (nothing here sleeps, but no real time can leak in either).
-fn new_loop() -> EventLoop {
-    EventLoop::builder().virtual_clock(true).build().unwrap()
+/// Spawns on `lp` a task that waits for `event`, then logs `id`.
+fn spawn_waiter(
+    lp: &EventLoop,
+    event: &Event,
+    id: usize,
+    log: &Rc<RefCell<Vec<usize>>>,
+) -> Task<()> {
+    let (event, log) = (event.clone(), log.clone());
+    lp.spawn(async move {
+        event.wait().await;
+        log.borrow_mut().push(id);
+    })
 }
 
 #[test]
 fn set_wakes_every_waiter_in_the_order_they_waited() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let log = Rc::new(RefCell::new(Vec::new()));
         let event = Event::new();
         // Spawned in this order, so they start waiting in this order.
         let order = [2, 0, 3, 1];
         let waiters: Vec<_> = order
             .iter()
-            .map(|&id| {
-                let (event, log) = (event.clone(), log.clone());
-                lp.spawn(async move {
-                    event.wait().await;
-                    log.borrow_mut().push(id);
-                })
-            })
+            .map(|&id| spawn_waiter(&lp, &event, id, &log))
             .collect();
         lp.run_until_complete({
             let event = event.clone();
@@ -128,7 +98,7 @@ fn after_clear_wait_waits_for_the_next_set_which_wakes_once() {
 #[test]
 fn a_waiter_woken_by_set_completes_even_if_cleared_before_it_runs() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let event = Event::new();
         let woken = lp.spawn({
             let event = event.clone();
@@ -168,17 +138,11 @@ fn a_waiter_woken_by_set_completes_even_if_cleared_before_it_runs() {
 #[test]
 fn a_cancelled_waiter_leaves_and_the_others_still_wake() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let event = Event::new();
         let woke = Rc::new(RefCell::new(Vec::new()));
         let waiters: Vec<_> = (0..4)
-            .map(|id| {
-                let (event, woke) = (event.clone(), woke.clone());
-                lp.spawn(async move {
-                    event.wait().await;
-                    woke.borrow_mut().push(id);
-                })
-            })
+            .map(|id| spawn_waiter(&lp, &event, id, &woke))
             .collect();
         lp.run_until_complete({
             let event = event.clone();

@@ -15,24 +15,11 @@ use std::cmp::Ordering;
 use std::rc::Rc;
 
 use evloop::{
-    EventLoop, GetNowaitError, LifoQueue, PriorityQueue, PutNowaitError, Queue, QueueShutDown,
+    GetNowaitError, LifoQueue, PriorityQueue, PutNowaitError, Queue, QueueShutDown,
     TaskDoneTooManyTimes,
 };
 
-use crate::sync_event::{poll_once, CountingWaker};
-use crate::util::{deadline, BUDGET};
-
-/// A loop on the virtual clock.
-pub(crate) fn new_loop() -> EventLoop {
-    EventLoop::builder().virtual_clock(true).build().unwrap()
-}
-
-/// Yields `n` times, letting every ready task run in between.
-pub(crate) async fn settle(n: usize) {
-    for _ in 0..n {
-        evloop::yield_now().await;
-    }
-}
+use crate::util::{deadline, poll_once, settle_for, virtual_loop, CountingWaker, BUDGET};
 
 /// An item that logs its id when dropped.
 #[derive(Debug)]
@@ -47,7 +34,7 @@ impl Drop for Tracked {
 #[test]
 fn items_come_out_in_fifo_order() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let queue = Queue::new(0);
         assert_eq!((queue.maxsize(), queue.qsize()), (0, 0));
         assert!(queue.empty() && !queue.full());
@@ -129,7 +116,7 @@ fn lifo_and_priority_orders() {
 #[test]
 fn put_waits_while_the_queue_is_full() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let queue = Queue::new(2);
         let put_log = Rc::new(RefCell::new(Vec::new()));
         let producer = lp.spawn({
@@ -145,12 +132,12 @@ fn put_waits_while_the_queue_is_full() {
             let queue = queue.clone();
             let put_log = put_log.clone();
             async move {
-                settle(3).await;
+                settle_for(3).await;
                 assert_eq!(*put_log.borrow(), [0, 1], "the third put waits");
                 assert!(queue.full());
                 for (taken, expected_puts) in [(0, 3), (1, 4), (2, 5)] {
                     assert_eq!(queue.get().await, Ok(taken));
-                    settle(3).await;
+                    settle_for(3).await;
                     assert_eq!(put_log.borrow().len(), expected_puts);
                     assert_eq!(queue.qsize(), 2);
                 }
@@ -195,7 +182,7 @@ fn nowait_errors_name_the_problem_and_hand_the_item_back() {
 #[test]
 fn join_waits_for_exactly_the_outstanding_items() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let queue = Queue::new(0);
         let (counter, waker) = CountingWaker::new();
         // Nothing outstanding: join returns at once.
@@ -218,7 +205,7 @@ fn join_waits_for_exactly_the_outstanding_items() {
             async move {
                 for n in 0..3 {
                     assert_eq!(queue.get().await, Ok(n));
-                    settle(2).await;
+                    settle_for(2).await;
                     assert!(!joined.get(), "join returned with {} outstanding", 3 - n);
                     queue.task_done().unwrap();
                 }
@@ -251,7 +238,7 @@ fn join_waits_for_exactly_the_outstanding_items() {
 #[test]
 fn shutdown_refuses_putters_fails_getters_and_serves_what_is_left() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let queue = Queue::new(1);
         queue.put_nowait(1).unwrap();
         let putters: Vec<_> = [2, 3]
@@ -271,7 +258,7 @@ fn shutdown_refuses_putters_fails_getters_and_serves_what_is_left() {
         lp.run_until_complete({
             let queue = queue.clone();
             async move {
-                settle(2).await; // everyone waits
+                settle_for(2).await; // everyone waits
                 queue.shutdown(false);
                 empty.shutdown(false);
                 for (putter, n) in putters.into_iter().zip([2, 3]) {
@@ -301,7 +288,7 @@ fn shutdown_refuses_putters_fails_getters_and_serves_what_is_left() {
 #[test]
 fn shutdown_immediate_drops_the_items_counts_them_done_and_wakes_everyone() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let dropped = Rc::new(RefCell::new(Vec::new()));
         let item = |id| Tracked(id, dropped.clone());
         let queue = Queue::new(2);
@@ -323,7 +310,7 @@ fn shutdown_immediate_drops_the_items_counts_them_done_and_wakes_everyone() {
         lp.run_until_complete({
             let (queue, dropped) = (queue.clone(), dropped.clone());
             async move {
-                settle(2).await; // the putter, the joiner and the getter wait
+                settle_for(2).await; // the putter, the joiner and the getter wait
                 queue.shutdown(true);
                 empty.shutdown(true);
                 assert_eq!(*dropped.borrow(), [0, 1], "drained at once");
@@ -366,7 +353,7 @@ fn producers_and_consumers_pass_every_item_exactly_once_in_order() {
     const ITEMS: u32 = 100;
     const MAXSIZE: usize = 4;
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let queue = Queue::new(MAXSIZE);
         // Every item taken, in the order taken: (consumer, (producer, n)).
         let taken = Rc::new(RefCell::new(Vec::new()));

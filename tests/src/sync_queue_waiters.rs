@@ -14,14 +14,13 @@ use std::task::Poll;
 
 use evloop::{Queue, TaskError};
 
-use crate::sync_event::{poll_once, CountingWaker};
-use crate::sync_queue::{new_loop, settle, Tracked};
-use crate::util::{deadline, BUDGET};
+use crate::sync_queue::Tracked;
+use crate::util::{deadline, poll_once, settle_for, virtual_loop, CountingWaker, BUDGET};
 
 #[test]
 fn getters_are_served_in_the_order_they_waited() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let queue = Queue::new(0);
         let order = [2, 0, 1];
         let getters: Vec<_> = order
@@ -33,7 +32,7 @@ fn getters_are_served_in_the_order_they_waited() {
             .collect();
         let got = lp
             .run_until_complete(async move {
-                settle(1).await;
+                settle_for(1).await;
                 for n in [10, 20, 30] {
                     queue.put_nowait(n).unwrap();
                 }
@@ -52,14 +51,14 @@ fn getters_are_served_in_the_order_they_waited() {
 #[test]
 fn a_new_get_does_not_overtake_a_woken_getter() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let queue = Queue::new(0);
         let first = lp.spawn({
             let queue = queue.clone();
             async move { queue.get().await }
         });
         lp.run_until_complete(async move {
-            settle(1).await;
+            settle_for(1).await;
             queue.put_nowait(1).unwrap(); // wakes `first`, which has not run yet
             let (counter, waker) = CountingWaker::new();
             let mut late = queue.get();
@@ -80,17 +79,17 @@ fn a_new_get_does_not_overtake_a_woken_getter() {
 #[test]
 fn get_nowait_may_take_an_item_promised_to_a_woken_getter_which_then_waits_again() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let queue = Queue::new(0);
         let getter = lp.spawn({
             let queue = queue.clone();
             async move { queue.get().await }
         });
         lp.run_until_complete(async move {
-            settle(1).await;
+            settle_for(1).await;
             queue.put_nowait(1).unwrap(); // wakes the getter
             assert_eq!(queue.get_nowait(), Ok(1)); // as in asyncio: the queue was not empty
-            settle(3).await;
+            settle_for(3).await;
             assert!(!getter.is_done(), "it found nothing and waits again");
             queue.put_nowait(2).unwrap();
             assert_eq!(getter.await.unwrap(), Ok(2));
@@ -103,7 +102,7 @@ fn get_nowait_may_take_an_item_promised_to_a_woken_getter_which_then_waits_again
 #[test]
 fn a_getter_cancelled_after_it_was_woken_passes_the_item_on() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let queue = Queue::new(0);
         let getters: Vec<_> = (0..4)
             .map(|_| {
@@ -113,12 +112,12 @@ fn a_getter_cancelled_after_it_was_woken_passes_the_item_on() {
             .collect();
         let [a, b, c, d] = <[_; 4]>::try_from(getters).unwrap();
         lp.run_until_complete(async move {
-            settle(1).await; // all four wait
+            settle_for(1).await; // all four wait
             assert!(b.cancel()); // cancelled while waiting: it just leaves
-            settle(1).await;
+            settle_for(1).await;
             queue.put_nowait(7).unwrap(); // wakes `a`
             assert!(a.cancel()); // before `a` ran
-            settle(3).await;
+            settle_for(3).await;
             assert_eq!(a.await, Err(TaskError::Cancelled));
             assert_eq!(b.await, Err(TaskError::Cancelled));
             assert!(c.is_done(), "the item went to the next getter");
@@ -136,7 +135,7 @@ fn a_getter_cancelled_after_it_was_woken_passes_the_item_on() {
 #[test]
 fn a_putter_cancelled_while_waiting_drops_its_item_and_passes_the_room_on() {
     deadline(BUDGET, || {
-        let lp = new_loop();
+        let lp = virtual_loop();
         let dropped = Rc::new(RefCell::new(Vec::new()));
         let item = |id| Tracked(id, dropped.clone());
         let queue = Queue::new(1);
@@ -151,14 +150,14 @@ fn a_putter_cancelled_while_waiting_drops_its_item_and_passes_the_room_on() {
         lp.run_until_complete({
             let dropped = dropped.clone();
             async move {
-                settle(1).await; // all three wait for room
+                settle_for(1).await; // all three wait for room
                 assert!(p3.cancel()); // while waiting: its item is dropped, nothing else
-                settle(1).await;
+                settle_for(1).await;
                 assert_eq!(*dropped.borrow(), [3]);
                 let first = queue.get_nowait().unwrap(); // room: wakes p1
                 assert_eq!(first.0, 0);
                 assert!(p1.cancel()); // before p1 ran: the room goes to p2
-                settle(3).await;
+                settle_for(3).await;
                 assert_eq!(*dropped.borrow(), [3, 1]);
                 assert_eq!(p2.await, Ok(true));
                 assert_eq!(p1.await, Err(TaskError::Cancelled));

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use evloop::{EventLoop, ExceptionContext, GroupFailure, TaskGroup, TaskGroupError};
 
-use crate::util::{deadline, BUDGET};
+use crate::util::{deadline, record_exceptions, virtual_loop, BUDGET};
 
 /// A timeline of events on one loop, in virtual milliseconds since the start.
 #[derive(Clone)]
@@ -39,12 +39,8 @@ pub(crate) struct Log {
 impl Log {
     /// A fresh loop on the virtual clock, with an exception handler that records.
     pub(crate) fn new() -> Log {
-        let lp = EventLoop::builder().virtual_clock(true).build().unwrap();
-        let reports = Rc::new(RefCell::new(Vec::new()));
-        let sink = reports.clone();
-        lp.set_exception_handler(Some(Box::new(move |context: &ExceptionContext| {
-            sink.borrow_mut().push(context.clone())
-        })));
+        let lp = virtual_loop();
+        let reports = record_exceptions(&lp);
         Log {
             start: lp.time(),
             lp,
@@ -82,6 +78,14 @@ impl Log {
             self.reports.borrow()
         );
         self.lp.close().unwrap();
+    }
+
+    /// Checks that the whole timeline is `expected` (`(ms, "event")` pairs), then [`finish`]es.
+    ///
+    /// [`finish`]: Log::finish
+    pub(crate) fn finish_with(self, expected: &[(u64, &str)]) {
+        assert_eq!(self.events(), timeline(expected));
+        self.finish();
     }
 }
 
@@ -134,6 +138,24 @@ pub(crate) fn child(
     }
 }
 
+/// Spawns the scripted children `(name, ms, end)` into a new group, in that order, joins it
+/// and notes `"joined"`.
+fn join_children(
+    log: &Log,
+    children: &[(&'static str, u64, End)],
+) -> Result<Vec<u64>, TaskGroupError<String>> {
+    let (l, children) = (log.clone(), children.to_vec());
+    log.run(async move {
+        let group = TaskGroup::new();
+        for (name, ms, end) in children {
+            group.spawn(child(&l, name, ms, end));
+        }
+        let outcome = group.join().await;
+        l.note("joined");
+        outcome
+    })
+}
+
 fn failed(errors: &[&str]) -> TaskGroupError<String> {
     let failures: Vec<GroupFailure<String>> = errors
         .iter()
@@ -156,27 +178,24 @@ fn failed(errors: &[&str]) -> TaskGroupError<String> {
 fn all_children_succeed_join_returns_after_the_slowest_with_values_in_spawn_order() {
     deadline(BUDGET, || {
         let log = Log::new();
-        let l = log.clone();
-        let values = log.run(async move {
-            let group = TaskGroup::new();
-            group.spawn(child(&l, "a", 30, End::Ok(1)));
-            group.spawn(child(&l, "b", 10, End::Ok(2)));
-            group.spawn(child(&l, "c", 20, End::Ok(3)));
-            let values = group.join().await;
-            l.note("joined");
-            values
-        });
+        let values = join_children(
+            &log,
+            &[
+                ("a", 30, End::Ok(1)),
+                ("b", 10, End::Ok(2)),
+                ("c", 20, End::Ok(3)),
+            ],
+        );
         assert_eq!(values, Ok(vec![1, 2, 3]));
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"), (0, "b starts"), (0, "c starts"),
             (10, "b ends"), (10, "b dropped"),
             (20, "c ends"), (20, "c dropped"),
             (30, "a ends"), (30, "a dropped"),
             (30, "joined"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }
 
@@ -200,27 +219,24 @@ fn an_empty_group_joins_at_once() {
 fn the_first_failure_cancels_the_siblings_and_is_reported() {
     deadline(BUDGET, || {
         let log = Log::new();
-        let l = log.clone();
-        let outcome = log.run(async move {
-            let group = TaskGroup::new();
-            group.spawn(child(&l, "a", 10, End::Err("a fails")));
-            group.spawn(child(&l, "b", 50, End::Ok(2)));
-            group.spawn(child(&l, "c", 20, End::Err("c fails")));
-            let outcome = group.join().await;
-            l.note("joined");
-            outcome
-        });
+        let outcome = join_children(
+            &log,
+            &[
+                ("a", 10, End::Err("a fails")),
+                ("b", 50, End::Ok(2)),
+                ("c", 20, End::Err("c fails")),
+            ],
+        );
         let error = outcome.unwrap_err();
         assert_eq!(error.failures(), [GroupFailure::Failed("a fails".into())]);
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"), (0, "b starts"), (0, "c starts"),
             (10, "a ends"), (10, "a dropped"),
             (10, "b dropped"), (10, "c dropped"),
             (10, "joined"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }
 
@@ -228,16 +244,16 @@ fn the_first_failure_cancels_the_siblings_and_is_reported() {
 fn failures_at_the_same_instant_are_all_reported_in_order() {
     deadline(BUDGET, || {
         let log = Log::new();
-        let l = log.clone();
-        let outcome = log.run(async move {
-            let group = TaskGroup::new();
-            group.spawn(child(&l, "a", 10, End::Err("a fails")));
-            group.spawn(child(&l, "b", 10, End::Ok(2)));
-            group.spawn(child(&l, "c", 10, End::Panic));
-            group.spawn(child(&l, "d", 10, End::Err("d fails")));
-            group.spawn(child(&l, "e", 11, End::Err("e fails")));
-            group.join().await
-        });
+        let outcome = join_children(
+            &log,
+            &[
+                ("a", 10, End::Err("a fails")),
+                ("b", 10, End::Ok(2)),
+                ("c", 10, End::Panic),
+                ("d", 10, End::Err("d fails")),
+                ("e", 11, End::Err("e fails")),
+            ],
+        );
         let error = outcome.unwrap_err();
         assert_eq!(
             error.failures(),
@@ -254,16 +270,16 @@ fn failures_at_the_same_instant_are_all_reported_in_order() {
             "Display names the first failure and the count: {text}"
         );
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"), (0, "b starts"), (0, "c starts"), (0, "d starts"), (0, "e starts"),
             (10, "a ends"), (10, "a dropped"),
             (10, "b ends"), (10, "b dropped"),
             (10, "c ends"), (10, "c dropped"),
             (10, "d ends"), (10, "d dropped"),
             (10, "e dropped"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+            (10, "joined"),
+        ];
+        log.finish_with(&expected);
     });
 }
 
@@ -271,13 +287,7 @@ fn failures_at_the_same_instant_are_all_reported_in_order() {
 fn a_panic_is_a_failure_and_the_group_retrieves_it() {
     deadline(BUDGET, || {
         let log = Log::new();
-        let l = log.clone();
-        let outcome = log.run(async move {
-            let group = TaskGroup::new();
-            group.spawn(child(&l, "a", 20, End::Ok(1)));
-            group.spawn(child(&l, "b", 10, End::Panic));
-            group.join().await
-        });
+        let outcome = join_children(&log, &[("a", 20, End::Ok(1)), ("b", 10, End::Panic)]);
         let error = outcome.unwrap_err();
         assert_eq!(
             error.failures(),
@@ -285,14 +295,14 @@ fn a_panic_is_a_failure_and_the_group_retrieves_it() {
         );
         assert!(error.first().is_panic());
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"), (0, "b starts"),
             (10, "b ends"), (10, "b dropped"),
             (10, "a dropped"),
-        ]);
-        assert_eq!(log.events(), expected);
-        // `finish` checks that the exception handler saw nothing.
-        log.finish();
+            (10, "joined"),
+        ];
+        // `finish_with` checks that the exception handler saw nothing.
+        log.finish_with(&expected);
     });
 }
 
@@ -320,14 +330,13 @@ fn cancelling_the_parent_cancels_every_child() {
         });
         assert!(cancelled);
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"), (0, "b starts"), (0, "c starts"),
             (10, "a ends"), (10, "a dropped"),
             (15, "cancel parent"),
             (15, "b dropped"), (15, "c dropped"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }
 
@@ -346,13 +355,12 @@ fn dropping_the_group_unjoined_cancels_every_child() {
             evloop::sleep(Duration::from_millis(100)).await;
         });
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"), (0, "b starts"),
             (5, "group dropped"),
             (5, "a dropped"), (5, "b dropped"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }
 

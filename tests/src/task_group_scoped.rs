@@ -39,14 +39,13 @@ fn cancelling_the_parent_of_a_scoped_group_drops_the_body_then_cancels_the_child
             evloop::sleep(Duration::from_millis(200)).await;
         });
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"), (0, "b starts"),
             (10, "a ends"), (10, "a dropped"),
             (15, "cancel parent"),
             (15, "body dropped"), (15, "b dropped"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }
 
@@ -67,14 +66,13 @@ fn a_body_error_cancels_the_children_and_is_reported() {
             [GroupFailure::Failed("body fails".into())]
         );
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"), (0, "b starts"),
             (5, "a ends"), (5, "a dropped"),
             (10, "body fails"),
             (10, "b dropped"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }
 
@@ -92,11 +90,7 @@ fn a_body_panic_is_a_failure() {
             outcome.unwrap_err().failures(),
             [GroupFailure::Panicked("the body panics".into())]
         );
-        assert_eq!(
-            log.events(),
-            timeline(&[(0, "a starts"), (10, "a dropped")])
-        );
-        log.finish();
+        log.finish_with(&[(0, "a starts"), (10, "a dropped")]);
     });
 }
 
@@ -127,15 +121,14 @@ fn a_child_failure_drops_the_body_then_the_group_waits_for_the_children() {
             [GroupFailure::Failed("a fails".into())]
         );
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"), (0, "b starts"),
             (10, "a ends"), (10, "a dropped"),
             (10, "body dropped"),
             (10, "b dropped"),
             (10, "joined"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }
 
@@ -206,13 +199,12 @@ fn cancelling_the_outer_group_cancels_the_grandchildren() {
             evloop::sleep(Duration::from_millis(100)).await;
         });
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "inner 1 starts"), (0, "inner 2 starts"),
             (10, "inner 1 ends"), (10, "inner 1 dropped"),
             (15, "cancel parent"),
             (15, "inner 2 dropped"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use evloop::{ContextVar, GroupFailure, TaskGroup};
 
-use crate::task_group::{child, timeline, End, Log};
+use crate::task_group::{child, End, Log};
 use crate::util::{deadline, payload_text, BUDGET};
 
 #[test]
@@ -39,13 +39,12 @@ fn spawning_into_a_group_that_is_shutting_down_drops_the_future_unpolled() {
         );
         // The late futures were dropped at once: their guard never existed (no "starts").
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"),
             (10, "a ends"), (10, "a dropped"),
             (20, "spawned late"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }
 
@@ -81,11 +80,10 @@ fn spawning_through_a_spawner_into_a_finished_group_panics() {
             );
         }
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (0, "a starts"), (10, "a ends"), (10, "a dropped"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }
 
@@ -110,14 +108,13 @@ fn a_child_can_spawn_into_its_own_group_and_join_waits_for_it() {
         });
         assert_eq!(values, Ok(vec![1, 2]));
         #[rustfmt::skip]
-        let expected = timeline(&[
+        let expected = [
             (10, "parent child ends"),
             (10, "sibling starts"),
             (30, "sibling ends"), (30, "sibling dropped"),
             (30, "joined"),
-        ]);
-        assert_eq!(log.events(), expected);
-        log.finish();
+        ];
+        log.finish_with(&expected);
     });
 }
 

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use evloop::TaskError;
 
-use crate::gather::{child, reports, units_since, virtual_loop, End, U};
-use crate::util::{deadline, BUDGET};
+use crate::gather::{child, units_since, End, U};
+use crate::util::{deadline, record_exception_texts, virtual_loop, BUDGET};
 
 #[test]
 fn a_fast_future_returns_its_value_at_its_own_instant() {
@@ -196,7 +196,7 @@ fn shield_survives_the_cancellation_of_its_awaiter() {
 fn shield_under_wait_for_keeps_running_and_its_outcome_can_be_awaited() {
     deadline(BUDGET, || {
         let lp = virtual_loop();
-        let seen = reports(&lp);
+        let seen = record_exception_texts(&lp);
         let start = lp.time();
         let (_, work) = child(&lp, start, 5, End::Value(9));
         let (_, failing) = child(&lp, start, 3, End::Panic(1));

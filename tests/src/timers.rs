@@ -16,12 +16,7 @@ use std::time::{Duration, Instant};
 
 use evloop::EventLoop;
 
-use crate::util::{deadline, BUDGET};
-
-/// A loop on the virtual clock.
-pub(crate) fn virtual_loop() -> EventLoop {
-    EventLoop::builder().virtual_clock(true).build().unwrap()
-}
+use crate::util::{deadline, virtual_loop, BUDGET};
 
 /// The number of entries in the loop's timer heap, dead ones included, read from its
 /// `Debug` output (`timers: N`).

@@ -5,8 +5,8 @@
 //! the virtual clock. Ordering and sleeps are in `timers.rs`.
 
 use crate::lifecycle::DropCounter;
-use crate::timers::{timers_in_heap, virtual_loop};
-use crate::util::{deadline, BUDGET};
+use crate::timers::timers_in_heap;
+use crate::util::{deadline, virtual_loop, BUDGET};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};

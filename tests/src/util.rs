@@ -1,4 +1,5 @@
-//! Helpers shared by every integration test: deadlines and leak checks.
+//! Helpers shared by the integration tests: deadlines, leak checks, virtual-clock loops,
+//! exception recorders and manual polling.
 //!
 //! - [`deadline`] runs a test body on a fresh thread and fails the test if it takes longer
 //!   than its budget, so a hang fails fast instead of eating CI. The body creates its own
@@ -6,11 +7,24 @@
 //! - [`exclusive`] runs a body while no other test of this binary runs, so it can count the
 //!   process's threads and file descriptors ([`Resources`]) without seeing other tests' ones.
 //!   Every `deadline` body holds the shared side of the same lock.
+//! - [`virtual_loop`] builds a loop on the virtual clock; [`on_virtual_loop`] runs one future
+//!   on a fresh one under the default deadline; [`settle`] lets queued work run.
+//! - [`record_exceptions`] and [`record_exception_texts`] collect what reaches a loop's
+//!   exception handler; [`outcomes`] awaits tasks in order; [`Occupancy`] measures how many
+//!   tasks are inside a section at once.
+//! - [`poll_once`] and [`CountingWaker`] poll a future by hand, without a loop.
 
-use std::sync::mpsc;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
+use evloop::{EventLoop, ExceptionContext, Task, TaskError};
 use parking_lot::RwLock;
 
 /// Readers: ordinary tests. Writer: a test that counts process-wide resources.
@@ -178,4 +192,148 @@ pub fn cases(default: u32) -> u32 {
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(default)
+}
+
+/// A loop on the virtual clock.
+pub fn virtual_loop() -> EventLoop {
+    EventLoop::builder().virtual_clock(true).build().unwrap()
+}
+
+/// Runs the future that `body` makes on a fresh [`virtual_loop`], under the default
+/// [`deadline`], closes the loop and returns the future's value.
+///
+/// `body` runs on the deadline's thread, so the future may hold `Rc`s (loops are `!Send`).
+pub fn on_virtual_loop<T, F>(body: impl FnOnce() -> F + Send + 'static) -> T
+where
+    T: Send + 'static,
+    F: Future<Output = T>,
+{
+    deadline(BUDGET, move || {
+        let lp = virtual_loop();
+        let value = lp.run_until_complete(body()).unwrap();
+        lp.close().unwrap();
+        value
+    })
+}
+
+/// Yields `iterations` times, letting every ready task run in between.
+pub async fn settle_for(iterations: usize) {
+    for _ in 0..iterations {
+        evloop::yield_now().await;
+    }
+}
+
+/// Lets the loop run 8 iterations: enough for every hand-off chain the sync tests build.
+pub async fn settle() {
+    settle_for(8).await;
+}
+
+/// Awaits every task in order and returns their outcomes, in the same order.
+pub async fn outcomes<T: 'static>(
+    tasks: impl IntoIterator<Item = Task<T>>,
+) -> Vec<Result<T, TaskError>> {
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await);
+    }
+    outcomes
+}
+
+/// Installs an exception handler on `lp` that keeps every context it is given.
+pub fn record_exceptions(lp: &EventLoop) -> Rc<RefCell<Vec<ExceptionContext>>> {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let sink = seen.clone();
+    lp.set_exception_handler(Some(Box::new(move |context: &ExceptionContext| {
+        sink.borrow_mut().push(context.clone())
+    })));
+    seen
+}
+
+/// Installs an exception handler on `lp` that keeps each report's panic text (or its message
+/// when it carries no panic).
+pub fn record_exception_texts(lp: &EventLoop) -> Rc<RefCell<Vec<String>>> {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let sink = seen.clone();
+    lp.set_exception_handler(Some(Box::new(move |context: &ExceptionContext| {
+        sink.borrow_mut().push(
+            context
+                .panic
+                .clone()
+                .unwrap_or_else(|| context.message.clone()),
+        )
+    })));
+    seen
+}
+
+/// A waker that counts how often it was woken.
+pub struct CountingWaker(AtomicUsize);
+
+impl CountingWaker {
+    /// A fresh counter and the waker that bumps it.
+    pub fn new() -> (Arc<CountingWaker>, Waker) {
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        (counter.clone(), Waker::from(counter))
+    }
+
+    /// How many wakes so far.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Polls `future` once with `waker`.
+pub fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(waker))
+}
+
+/// Counts the sections open at once (tasks inside a lock or holding a permit), their peak,
+/// and how many were entered in all.
+#[derive(Clone, Default)]
+pub struct Occupancy(Rc<OccupancyCounts>);
+
+/// The counters an [`Occupancy`] shares with its [`Inside`] guards.
+#[derive(Default)]
+struct OccupancyCounts {
+    /// Sections open now.
+    inside: Cell<usize>,
+    /// The most sections ever open at once.
+    peak: Cell<usize>,
+    /// Sections entered so far.
+    entries: Cell<usize>,
+}
+
+/// One open section of an [`Occupancy`]; dropping it leaves the section.
+pub struct Inside(Rc<OccupancyCounts>);
+
+impl Occupancy {
+    /// Enters a section until the returned guard is dropped.
+    pub fn enter(&self) -> Inside {
+        let counts = &self.0;
+        counts.inside.set(counts.inside.get() + 1);
+        counts.peak.set(counts.peak.get().max(counts.inside.get()));
+        counts.entries.set(counts.entries.get() + 1);
+        Inside(self.0.clone())
+    }
+
+    /// The most sections open at once so far.
+    pub fn peak(&self) -> usize {
+        self.0.peak.get()
+    }
+
+    /// How many sections were entered so far.
+    pub fn entries(&self) -> usize {
+        self.0.entries.get()
+    }
+}
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        self.0.inside.set(self.0.inside.get() - 1);
+    }
 }

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use evloop::{ReturnWhen, Task, TaskError};
 
-use crate::gather::{child, reports, units_since, virtual_loop, End, Life, U};
-use crate::util::{deadline, BUDGET};
+use crate::gather::{child, units_since, End, Life, U};
+use crate::util::{deadline, outcomes, record_exception_texts, virtual_loop, BUDGET};
 
 /// Spawns one child per `(units, end)` on the running loop; their lives and tasks.
 fn spawn_children(ends: &[(u32, End)]) -> (Vec<std::rc::Rc<Life>>, Vec<Task<u32>>) {
@@ -92,7 +92,7 @@ fn first_completed_returns_at_the_first_completion_and_pending_keep_running() {
 fn first_exception_returns_at_the_first_panic_not_at_a_cancellation() {
     deadline(BUDGET, || {
         let lp = virtual_loop();
-        let seen = reports(&lp);
+        let seen = record_exception_texts(&lp);
         let start = lp.time();
         lp.run_until_complete(async move {
             let lp = evloop::get_running_loop().unwrap();
@@ -108,12 +108,8 @@ fn first_exception_returns_at_the_first_panic_not_at_a_cancellation() {
             assert_eq!(units_since(&lp, start), 3);
             assert_eq!(done.len(), 3);
             assert_eq!(pending.len(), 1);
-            let mut outcomes = Vec::new();
-            for task in done {
-                outcomes.push(task.await);
-            }
             assert_eq!(
-                outcomes,
+                outcomes(done).await,
                 [
                     Ok(0),
                     Err(TaskError::Cancelled),
@@ -140,7 +136,7 @@ fn first_exception_returns_at_the_first_panic_not_at_a_cancellation() {
 fn a_timeout_returns_what_is_done_without_cancelling_anything() {
     deadline(BUDGET, || {
         let lp = virtual_loop();
-        let seen = reports(&lp);
+        let seen = record_exception_texts(&lp);
         let start = lp.time();
         let lives = lp
             .run_until_complete(async move {
@@ -234,7 +230,7 @@ fn a_condition_already_met_returns_without_waiting_and_empty_returns_empty() {
 fn as_completed_yields_in_completion_order_with_indices() {
     deadline(BUDGET, || {
         let lp = virtual_loop();
-        let seen = reports(&lp);
+        let seen = record_exception_texts(&lp);
         let start = lp.time();
         let items = lp
             .run_until_complete(async move {
