@@ -5,6 +5,8 @@
 //!   "TaskGroup is finished".
 //! - A child can spawn into its own group, and `join` waits for the new child too.
 //! - Children run in a copy of the spawner's context (the body's, or the spawning child's).
+//! - A child cancelled from outside the group (`cancel_all_tasks`) is a failure,
+//!   `CancelledOutside`, not a panic in `join`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::LazyLock;
@@ -143,5 +145,54 @@ fn children_run_in_a_copy_of_the_spawners_context() {
         assert_eq!(values, Ok(vec![Some("parent"), Some("child")]));
         assert_eq!(after, Some("parent"), "a child's change stays in the child");
         log.finish();
+    });
+}
+
+#[test]
+fn a_child_cancelled_from_outside_the_group_is_a_failure_and_the_siblings_are_cancelled() {
+    deadline(BUDGET, || {
+        let lp = evloop::EventLoop::builder()
+            .virtual_clock(true)
+            .build()
+            .unwrap();
+        let dropped = std::rc::Rc::new(std::cell::Cell::new(0));
+        let outcome = lp
+            .run_until_complete(async {
+                let group = TaskGroup::<u8, String>::new();
+                for _ in 0..2 {
+                    let dropped = dropped.clone();
+                    group.spawn(async move {
+                        /// Counts its drop.
+                        struct Counted(std::rc::Rc<std::cell::Cell<u32>>);
+                        impl Drop for Counted {
+                            fn drop(&mut self) {
+                                self.0.set(self.0.get() + 1);
+                            }
+                        }
+                        let _counted = Counted(dropped);
+                        evloop::sleep(Duration::from_secs(60)).await;
+                        Ok(1)
+                    });
+                }
+                evloop::yield_now().await;
+                // Cancels every task but this one (the running main future is not a task).
+                let lp = evloop::get_running_loop().unwrap();
+                assert_eq!(lp.cancel_all_tasks(), 2);
+                group.join().await
+            })
+            .unwrap();
+        let error = outcome.expect_err("the group has no value for a cancelled child");
+        // The first outside cancellation puts the group into shutdown; the second child's
+        // cancellation then counts like one the group made itself (not a failure).
+        assert_eq!(error.failures(), [GroupFailure::CancelledOutside]);
+        assert!(error
+            .to_string()
+            .contains("cancelled from outside the group"));
+        assert_eq!(
+            dropped.get(),
+            2,
+            "each child's future was dropped exactly once"
+        );
+        lp.close().unwrap();
     });
 }
