@@ -45,6 +45,7 @@ static NEXT_VAR_ID: AtomicU64 = AtomicU64::new(1);
 static IN_USE: AtomicBool = AtomicBool::new(false);
 
 /// Whether any context variable was ever set (see [`IN_USE`]).
+#[inline]
 fn in_use() -> bool {
     IN_USE.load(Ordering::Relaxed)
 }
@@ -147,6 +148,7 @@ pub(crate) struct Scope {
 
 impl Scope {
     /// Installs `context` as this thread's current context.
+    #[inline]
     pub(crate) fn enter(context: Context) -> Scope {
         let outer = in_use().then(|| enter(context));
         Scope {
@@ -156,11 +158,13 @@ impl Scope {
     }
 
     /// Puts the previous context back and returns the scope's, with what it set.
+    #[inline]
     pub(crate) fn exit(mut self) -> Context {
         self.leave()
     }
 
     /// Puts the previous context back; returns the one that was current in the scope.
+    #[inline]
     fn leave(&mut self) -> Context {
         self.active = false;
         match self.outer.take() {
@@ -173,6 +177,7 @@ impl Scope {
 }
 
 impl Drop for Scope {
+    #[inline]
     fn drop(&mut self) {
         if self.active {
             drop(self.leave());
