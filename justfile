@@ -35,4 +35,5 @@ bench *ARGS:
 # Longer proptest runs of every model (CI runs a small number of cases).
 soak cases="5000":
     PROPTEST_CASES={{cases}} cargo test --release -p evloop --lib timer_queue
+    PROPTEST_CASES={{cases}} cargo test --release -p evloop --lib wait_list
     PROPTEST_CASES={{cases}} cargo test --release -p evloop-tests --test integration props_
