@@ -1,0 +1,163 @@
+//! Network servers on evloop side by side with tokio (current_thread) and smol
+//! (`LocalExecutor`), loaded by one neutral client in a separate process.
+//!
+//! Run with `cargo bench -p evloop-benches --bench net` (or `just bench-net`). Arguments
+//! after `--`:
+//! - a name substring runs only the matching benchmarks (`cargo bench -p evloop-benches --
+//!   echo`);
+//! - `--quick` measures 3 rounds of 1 s, for smoke runs;
+//! - `--only=evloop` (or `tokio`, `smol`) runs one server, to profile it alone;
+//! - `--secs=S` measures S seconds per run (default 2), e.g. for a long `perf record`.
+//!
+//! Without cargo's `--bench` flag (that is, under `cargo test --benches`) every server runs
+//! once for a fraction of a second, to check that it still works.
+//!
+//! How one run goes (`load.rs`): the server starts on its own thread in this process, bound
+//! to `127.0.0.1:0`; the client, `netload` (`src/bin/netload.rs`, plain mio, single-threaded),
+//! runs as a child process against it, warms up for half a second, then counts completed ops
+//! for the measured seconds and prints them; the server is shut down and its thread joined.
+//! Each round runs every server once, in a rotating order. The table reports the *median*
+//! throughput of each server, the same as ns/op (1e9 / ops per second, the server's cost per
+//! op amortised over its connections), and the ratio evloop/peer of ns/op, as `core.rs`
+//! prints it (below 1 means evloop is faster).
+//!
+//! The workloads (one file each says exactly what each server does):
+//! - `echo.rs`: TCP echo, 50 connections, 64-byte ping-pongs;
+//! - `http.rs`: hyper 1.x hello world, HTTP/1.1 keep-alive, 50 connections.
+//!
+//! Every server is single-threaded: evloop's loop on a `LoopThread`, tokio's current_thread
+//! runtime, smol's `LocalExecutor` under `smol::block_on`. On the 2-core benchmark machine the
+//! client gets the other core.
+
+// Careful: a crate root's modules sit beside it, so the `net/` folder is named explicitly.
+#[path = "net/echo.rs"]
+mod echo;
+#[path = "net/http.rs"]
+mod http;
+#[path = "net/load.rs"]
+mod load;
+#[path = "net/servers.rs"]
+mod servers;
+
+use load::{Config, NetBench, Target};
+
+/// Every benchmark, in table order.
+fn benches() -> Vec<NetBench> {
+    vec![
+        NetBench {
+            name: "TCP echo: 50 connections, 64-byte ping-pong (round trips)",
+            load: &["echo", "--conns", "50", "--size", "64"],
+            target: Target::AtLeastTimesTokio(1.0),
+            servers: [None, Some(echo::tokio), Some(echo::smol)],
+        },
+        NetBench {
+            name: "hyper hello world: 50 keep-alive HTTP/1.1 connections (requests)",
+            load: &["http", "--conns", "50"],
+            target: Target::AtLeastTimesTokio(0.95),
+            servers: [None, Some(http::tokio), Some(http::smol)],
+        },
+    ]
+}
+
+/// Reads the command line: `(config, filter)`.
+fn parse_args() -> (Config, Option<String>) {
+    let mut bench_mode = false;
+    let mut quick = false;
+    let mut only = None;
+    let mut secs = None;
+    let mut filter = None;
+    let mut pin = "split".to_string();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--bench" => bench_mode = true,
+            "--quick" => quick = true,
+            flag if flag.starts_with("--only=") => {
+                let name = &flag["--only=".len()..];
+                let index = load::CONTENDERS.iter().position(|c| *c == name);
+                only = Some(
+                    index.unwrap_or_else(|| panic!("--only= takes one of {:?}", load::CONTENDERS)),
+                );
+            }
+            flag if flag.starts_with("--secs=") => {
+                let value = &flag["--secs=".len()..];
+                secs = Some(value.parse().expect("--secs= takes a number of seconds"));
+            }
+            flag if flag.starts_with("--pin=") => pin = flag["--pin=".len()..].to_string(),
+            // Careful: cargo and libtest pass flags we do not implement; ignore them.
+            flag if flag.starts_with('-') => {}
+            name => filter = Some(name.to_string()),
+        }
+    }
+    let (rounds, default_secs, warm_up) = match (bench_mode, quick) {
+        (false, _) => (1, 0.2, 0.1),
+        (true, true) => (3, 1.0, 0.5),
+        (true, false) => (5, 2.0, 0.5),
+    };
+    let client_cpu = match pin.as_str() {
+        "none" => None,
+        "same" => {
+            pin_this_thread(0);
+            Some(0)
+        }
+        "split" => {
+            pin_this_thread(0);
+            Some(1)
+        }
+        other => panic!("--pin= takes split, same or none, not {other:?}"),
+    };
+    let config = Config {
+        rounds,
+        secs: secs.unwrap_or(default_secs),
+        warm_up,
+        only,
+        client_cpu,
+    };
+    (config, filter)
+}
+
+/// Pins the calling thread (and so every thread it starts later) to `cpu`, with `taskset`.
+fn pin_this_thread(cpu: usize) {
+    let me = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self (Linux)");
+    let tid = me
+        .file_name()
+        .expect("a thread id")
+        .to_string_lossy()
+        .into_owned();
+    let status = std::process::Command::new("taskset")
+        .args(["-p", "-c", &cpu.to_string(), &tid])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("taskset (util-linux) runs");
+    assert!(status.success(), "taskset failed: {status}");
+}
+
+/// Runs the selected benchmarks and prints the tables.
+fn main() {
+    let (config, filter) = parse_args();
+    let selected: Vec<NetBench> = benches()
+        .into_iter()
+        .filter(|bench| filter.as_deref().is_none_or(|f| bench.name.contains(f)))
+        .collect();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "evloop-benches net: {} benchmark(s), {} round(s) of {} s after a {} s warm-up each, \
+         client `netload` in its own process, {} core(s)\n",
+        selected.len(),
+        config.rounds,
+        config.secs,
+        config.warm_up,
+        cores,
+    );
+    println!("{}", load::table_header());
+    let mut outcomes = Vec::new();
+    for bench in &selected {
+        let outcome = load::run(bench, &config);
+        println!("{}", load::table_row(bench, &outcome));
+        outcomes.push(outcome);
+    }
+    println!("\nNoise: slowest..fastest round, ops/s\n");
+    println!("{}", load::spread_header());
+    for (bench, outcome) in selected.iter().zip(&outcomes) {
+        println!("{}", load::spread_row(bench, outcome));
+    }
+}
