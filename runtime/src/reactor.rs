@@ -68,6 +68,9 @@ pub(crate) struct Reactor {
     events: Events,
     /// Registered sources by token.
     sources: Slab<Rc<SourceState>>,
+    /// The emptied waker list of the previous poll, reused so that polling does not
+    /// allocate (see [`Reactor::recycle`]).
+    spare_wakers: Vec<Waker>,
 }
 
 /// What one call to [`Reactor::poll`] found.
@@ -85,6 +88,7 @@ impl Reactor {
             poll,
             events: Events::with_capacity(1024),
             sources: Slab::new(),
+            spare_wakers: Vec::new(),
         }
     }
 
@@ -98,7 +102,7 @@ impl Reactor {
     pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<PollOutcome> {
         let mut outcome = PollOutcome {
             remote: false,
-            wakers: Vec::new(),
+            wakers: std::mem::take(&mut self.spare_wakers),
         };
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
@@ -141,6 +145,12 @@ impl Reactor {
             }
         }
         Ok(outcome)
+    }
+
+    /// Takes back an outcome's waker list once its wakers were woken (it must be empty).
+    pub(crate) fn recycle(&mut self, wakers: Vec<Waker>) {
+        debug_assert!(wakers.is_empty());
+        self.spare_wakers = wakers;
     }
 
     /// The registry, for creating the shared `mio::Waker`.
