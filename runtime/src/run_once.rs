@@ -185,9 +185,12 @@ impl EventLoop {
             core.shared.unpark();
         }
         // Wake the tasks whose I/O became ready (the reactor borrow is released).
-        if let Some(outcome) = outcome {
-            for waker in outcome.wakers {
+        if let Some(mut outcome) = outcome {
+            for waker in outcome.wakers.drain(..) {
                 waker.wake();
+            }
+            if let Some(reactor) = core.reactor.borrow_mut().as_mut() {
+                reactor.recycle(outcome.wakers);
             }
         }
         // Drain threadsafe posts if any poster notified us (protocol in remote.rs).
