@@ -32,6 +32,10 @@ examples:
 bench *ARGS:
     cargo bench -p evloop-benches -- {{ARGS}}
 
+# The network benchmarks alone (servers on evloop, tokio and smol; the `netload` client), e.g. `just bench-net echo`.
+bench-net *ARGS:
+    cargo bench -p evloop-benches --bench net -- {{ARGS}}
+
 # Longer proptest runs of every model (CI runs a small number of cases).
 soak cases="5000":
     PROPTEST_CASES={{cases}} cargo test --release -p evloop --lib timer_queue

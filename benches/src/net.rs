@@ -48,7 +48,7 @@ fn benches() -> Vec<NetBench> {
             name: "TCP echo: 50 connections, 64-byte ping-pong (round trips)",
             load: &["echo", "--conns", "50", "--size", "64"],
             target: Target::AtLeastTimesTokio(1.0),
-            servers: [None, Some(echo::tokio), Some(echo::smol)],
+            servers: [Some(echo::evloop), Some(echo::tokio), Some(echo::smol)],
         },
         NetBench {
             name: "hyper hello world: 50 keep-alive HTTP/1.1 connections (requests)",

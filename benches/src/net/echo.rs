@@ -15,6 +15,23 @@ use crate::servers;
 /// Bytes read at most per read call.
 const BUF: usize = 4096;
 
+/// evloop: echo on a `LoopThread`, with the inherent `read` / `write_all`.
+pub fn evloop() -> Server {
+    servers::evloop("evloop-echo", |stream| async move {
+        let mut buf = [0u8; BUF];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if stream.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// tokio: echo on a current_thread runtime.
 pub fn tokio() -> Server {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

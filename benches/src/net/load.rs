@@ -146,9 +146,24 @@ fn load(bench: &NetBench, addr: SocketAddr, config: &Config) -> f64 {
 /// One run of contender `index`: start its server, load it, shut it down.
 fn measure(bench: &NetBench, index: usize, config: &Config) -> f64 {
     let start = bench.servers[index].expect("only present contenders are measured");
+    let threads_before = thread_names();
     let server = start();
     let throughput = load(bench, server.addr, config);
     server.shut_down();
+    // Nothing may outlive the run but async-io's global reactor thread (started once, by
+    // smol's first run, and kept for the process, as smol intends).
+    let mut leftover = thread_names();
+    for name in &threads_before {
+        if let Some(i) = leftover.iter().position(|n| n == name) {
+            leftover.swap_remove(i);
+        }
+    }
+    leftover.retain(|name| name != "async-io");
+    assert!(
+        leftover.is_empty(),
+        "threads left behind by the {} server: {leftover:?}",
+        CONTENDERS[index]
+    );
     throughput
 }
 
@@ -249,4 +264,15 @@ fn format_rate(rate: f64) -> String {
     } else {
         format!("{rate:.0}")
     }
+}
+
+/// The names of this process's threads (Linux; empty elsewhere).
+fn thread_names() -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect()
 }

@@ -119,3 +119,41 @@ where
             .unwrap_or_else(|_| panic!("the {name} server panicked"));
     })
 }
+
+/// An evloop server (a `LoopThread`) calling `handler` for every accepted connection.
+pub fn evloop<F, Fut>(name: &str, handler: F) -> Server
+where
+    F: Fn(evloop::net::TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let thread = evloop::LoopThread::start_named(name).expect("a loop thread");
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let accept = thread
+        .handle()
+        .spawn_threadsafe_with(move || async move {
+            let listener = evloop::net::TcpListener::bind(LOCALHOST)
+                .await
+                .expect("bind");
+            ready_tx
+                .send(listener.local_addr().expect("an address"))
+                .ok();
+            loop {
+                let (stream, _) = listener.accept().await.expect("accept");
+                stream.set_nodelay(true).expect("TCP_NODELAY");
+                // Dropping the task handle detaches the task; the loop owns it.
+                drop(evloop::spawn(handler(stream)));
+            }
+        })
+        .expect("the loop is open");
+    let addr = ready_rx
+        .recv()
+        .unwrap_or_else(|_| panic!("the {name} server died before listening"));
+    let name = name.to_owned();
+    Server::new(addr, move || {
+        // Stopping closes the loop: the accept loop and every connection task are cancelled.
+        thread
+            .stop()
+            .unwrap_or_else(|message| panic!("the {name} server panicked: {message}"));
+        drop(accept);
+    })
+}
