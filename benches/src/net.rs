@@ -155,6 +155,15 @@ fn main() {
         println!("{}", load::table_row(bench, &outcome));
         outcomes.push(outcome);
     }
+    println!(
+        "\nServer CPU time per op: the server thread's own CPU time (schedstat) over the whole \
+         run, warm-up included, divided by the ops completed; medians. Less sensitive than \
+         throughput to other load on the machine and to the client.\n"
+    );
+    println!("{}", load::cpu_header());
+    for (bench, outcome) in selected.iter().zip(&outcomes) {
+        println!("{}", load::cpu_row(bench, outcome));
+    }
     println!("\nNoise: slowest..fastest round, ops/s\n");
     println!("{}", load::spread_header());
     for (bench, outcome) in selected.iter().zip(&outcomes) {

@@ -12,7 +12,8 @@
 //!
 //! It first runs `--warmup` seconds (default 0.5) without counting (connections settle, the
 //! server's allocator and caches warm up), then counts completed ops for `--secs` seconds and
-//! prints one line, `ops=<n> secs=<measured seconds>`, on stdout. Anything unexpected (a
+//! prints one line, `ops=<n> secs=<measured seconds> total=<ops including the warm-up>`, on
+//! stdout. Anything unexpected (a
 //! refused connection, a short or wrong reply, the server closing, no progress for
 //! [`STALL`]) prints the reason on stderr and exits with status 1.
 //!
@@ -205,8 +206,18 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
-/// Runs the load and returns `(ops, measured seconds)`.
-fn run(args: &Args) -> Result<(u64, f64), String> {
+/// What one run measured.
+struct Measured {
+    /// Ops completed in the measured window.
+    ops: u64,
+    /// The measured window, in seconds.
+    secs: f64,
+    /// Ops completed in the whole run, warm-up included.
+    total: u64,
+}
+
+/// Runs the load.
+fn run(args: &Args) -> Result<Measured, String> {
     // Build the request and open every connection.
     let request: Vec<u8> = match args.mode {
         Mode::Echo(size) => (0..size).map(|i| b'a' + (i % 26) as u8).collect(),
@@ -240,6 +251,7 @@ fn run(args: &Args) -> Result<(u64, f64), String> {
     let end = measure_from + Duration::from_secs_f64(args.secs);
     let mut measuring = false;
     let mut ops = 0u64;
+    let mut warm_up_ops = 0u64;
     let mut last_progress = start;
     for conn in &mut conns {
         ops += conn.drive(&request, args.mode)?;
@@ -249,6 +261,7 @@ fn run(args: &Args) -> Result<(u64, f64), String> {
         let now = Instant::now();
         if !measuring && now >= measure_from {
             measuring = true;
+            warm_up_ops = ops;
             ops = 0;
         }
         if now >= end {
@@ -270,15 +283,19 @@ fn run(args: &Args) -> Result<(u64, f64), String> {
     }
     // Careful: measure the window actually run (the last poll may return a little late).
     let secs = (Instant::now() - measure_from).as_secs_f64();
-    Ok((ops, secs))
+    Ok(Measured {
+        ops,
+        secs,
+        total: warm_up_ops + ops,
+    })
 }
 
-/// Parses the arguments, runs, prints `ops=<n> secs=<f>`.
+/// Parses the arguments, runs, prints `ops=<n> secs=<f> total=<n>`.
 fn main() -> ExitCode {
     let result = parse_args().and_then(|args| run(&args));
     match result {
-        Ok((ops, secs)) => {
-            println!("ops={ops} secs={secs:.6}");
+        Ok(Measured { ops, secs, total }) => {
+            println!("ops={ops} secs={secs:.6} total={total}");
             ExitCode::SUCCESS
         }
         Err(message) => {

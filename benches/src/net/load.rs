@@ -23,17 +23,29 @@ const TOKIO: usize = 1;
 pub struct Server {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The OS id of the thread running it, to read its CPU time (Linux only).
+    tid: Option<u32>,
     /// Stops it and joins its thread (panics if the server thread panicked).
     shutdown: Box<dyn FnOnce()>,
 }
 
 impl Server {
-    /// A server listening on `addr`, stopped by `shutdown` (which must also join its thread).
-    pub fn new(addr: SocketAddr, shutdown: impl FnOnce() + 'static) -> Server {
+    /// A server listening on `addr`, run by thread `tid`, stopped by `shutdown` (which must
+    /// also join its thread).
+    pub fn new(addr: SocketAddr, tid: Option<u32>, shutdown: impl FnOnce() + 'static) -> Server {
         Server {
             addr,
+            tid,
             shutdown: Box::new(shutdown),
         }
+    }
+
+    /// The CPU time the server's thread has used so far, in ns (from
+    /// `/proc/self/task/TID/schedstat`), if the OS tells.
+    fn cpu_ns(&self) -> Option<f64> {
+        let path = format!("/proc/self/task/{}/schedstat", self.tid?);
+        let text = std::fs::read_to_string(path).ok()?;
+        text.split_whitespace().next()?.parse().ok()
     }
 
     /// Stops the server and waits for its thread.
@@ -83,31 +95,55 @@ pub struct Config {
 pub struct Outcome {
     /// Per contender, the ops/s of every round, sorted ascending; empty for absent ones.
     pub samples: [Vec<f64>; 3],
+    /// Per contender, the server thread's CPU ns per op of every round, sorted ascending.
+    pub cpu: [Vec<f64>; 3],
 }
 
 impl Outcome {
     /// The median throughput (ops/s) of contender `index`, if it ran.
     pub fn median(&self, index: usize) -> Option<f64> {
-        let samples = &self.samples[index];
-        if samples.is_empty() {
-            return None;
-        }
-        let mid = samples.len() / 2;
-        Some(if samples.len() % 2 == 1 {
-            samples[mid]
-        } else {
-            (samples[mid - 1] + samples[mid]) / 2.0
-        })
+        median(&self.samples[index])
     }
 
     /// evloop's ns/op divided by contender `index`'s (below 1: evloop is faster).
     pub fn ratio(&self, index: usize) -> Option<f64> {
         Some(self.median(index)? / self.median(0)?)
     }
+
+    /// The median server CPU ns/op of contender `index`, if measured.
+    pub fn cpu_median(&self, index: usize) -> Option<f64> {
+        median(&self.cpu[index])
+    }
+
+    /// evloop's server CPU per op divided by contender `index`'s.
+    pub fn cpu_ratio(&self, index: usize) -> Option<f64> {
+        Some(self.cpu_median(0)? / self.cpu_median(index)?)
+    }
 }
 
-/// Runs `netload` against `addr` and returns the ops per second it measured.
-fn load(bench: &NetBench, addr: SocketAddr, config: &Config) -> f64 {
+/// The median of sorted `samples`.
+fn median(samples: &[f64]) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mid = samples.len() / 2;
+    Some(if samples.len() % 2 == 1 {
+        samples[mid]
+    } else {
+        (samples[mid - 1] + samples[mid]) / 2.0
+    })
+}
+
+/// What one run measured.
+struct Sample {
+    /// Ops per second in `netload`'s measured window.
+    throughput: f64,
+    /// The server thread's CPU time per op over the whole run (warm-up included), in ns.
+    cpu_per_op: Option<f64>,
+}
+
+/// Runs `netload` against `addr`; returns `(ops per second measured, ops in the whole run)`.
+fn load(bench: &NetBench, addr: SocketAddr, config: &Config) -> (f64, f64) {
     let netload = env!("CARGO_BIN_EXE_netload");
     let mut command = match config.client_cpu {
         Some(cpu) => {
@@ -138,17 +174,18 @@ fn load(bench: &NetBench, addr: SocketAddr, config: &Config) -> f64 {
             .and_then(|value| value.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in netload's output: {text}"))
     };
-    let (ops, secs) = (field("ops="), field("secs="));
+    let (ops, secs, total) = (field("ops="), field("secs="), field("total="));
     assert!(ops > 0.0, "netload completed no op against {addr}");
-    ops / secs
+    (ops / secs, total)
 }
 
 /// One run of contender `index`: start its server, load it, shut it down.
-fn measure(bench: &NetBench, index: usize, config: &Config) -> f64 {
+fn measure(bench: &NetBench, index: usize, config: &Config) -> Sample {
     let start = bench.servers[index].expect("only present contenders are measured");
     let threads_before = thread_names();
     let server = start();
-    let throughput = load(bench, server.addr, config);
+    let (throughput, total) = load(bench, server.addr, config);
+    let cpu_per_op = server.cpu_ns().map(|ns| ns / total);
     server.shut_down();
     // Nothing may outlive the run but async-io's global reactor thread (started once, by
     // smol's first run, and kept for the process, as smol intends).
@@ -164,7 +201,10 @@ fn measure(bench: &NetBench, index: usize, config: &Config) -> f64 {
         "threads left behind by the {} server: {leftover:?}",
         CONTENDERS[index]
     );
-    throughput
+    Sample {
+        throughput,
+        cpu_per_op,
+    }
 }
 
 /// Measures every contender of `bench` under `config`, rotating their order each round.
@@ -173,16 +213,19 @@ pub fn run(bench: &NetBench, config: &Config) -> Outcome {
         .filter(|&i| bench.servers[i].is_some() && config.only.is_none_or(|only| only == i))
         .collect();
     let mut samples: [Vec<f64>; 3] = Default::default();
+    let mut cpu: [Vec<f64>; 3] = Default::default();
     for round in 0..config.rounds {
         for k in 0..present.len() {
             let index = present[(round + k) % present.len()];
-            samples[index].push(measure(bench, index, config));
+            let sample = measure(bench, index, config);
+            samples[index].push(sample.throughput);
+            cpu[index].extend(sample.cpu_per_op);
         }
     }
-    for column in &mut samples {
+    for column in samples.iter_mut().chain(&mut cpu) {
         column.sort_by(f64::total_cmp);
     }
-    Outcome { samples }
+    Outcome { samples, cpu }
 }
 
 /// The header of the main table.
@@ -215,6 +258,36 @@ pub fn table_row(bench: &NetBench, outcome: &Outcome) -> String {
         ratio(2),
         target,
         met
+    )
+}
+
+/// The header of the server CPU table.
+pub fn cpu_header() -> String {
+    "| benchmark | evloop CPU ns/op | tokio CPU ns/op | evloop/tokio | smol CPU ns/op | evloop/smol |\n\
+     |---|---:|---:|---:|---:|---:|"
+        .to_string()
+}
+
+/// One row of the server CPU table: median CPU time of the server thread per op.
+pub fn cpu_row(bench: &NetBench, outcome: &Outcome) -> String {
+    let ns = |i: usize| {
+        outcome
+            .cpu_median(i)
+            .map_or("-".into(), |ns| format!("{ns:.0}"))
+    };
+    let ratio = |i: usize| {
+        outcome
+            .cpu_ratio(i)
+            .map_or("-".into(), |r| format!("{r:.2}x"))
+    };
+    format!(
+        "| {} | {} | {} | {} | {} | {} |",
+        bench.name,
+        ns(0),
+        ns(1),
+        ratio(1),
+        ns(2),
+        ratio(2)
     )
 }
 
@@ -275,4 +348,10 @@ fn thread_names() -> Vec<String> {
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
         .map(|name| name.trim_end().to_owned())
         .collect()
+}
+
+/// The OS id of the calling thread (Linux: from `/proc/thread-self`).
+pub fn current_tid() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
 }

@@ -23,25 +23,30 @@ use std::thread;
 
 use smol::Async;
 
-use crate::load::Server;
+use crate::load::{self, Server};
 
 /// Where every server listens: loopback, a port the OS picks.
 const LOCALHOST: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
 
-/// Runs `body` on a new thread named `name` and waits for the address it reports.
+/// Runs `body` on a new thread named `name`; waits for the address it reports and returns
+/// it with the thread's id.
 fn on_thread(
     name: &str,
     body: impl FnOnce(mpsc::Sender<SocketAddr>) + Send + 'static,
-) -> (SocketAddr, thread::JoinHandle<()>) {
+) -> (SocketAddr, Option<u32>, thread::JoinHandle<()>) {
     let (ready_tx, ready_rx) = mpsc::channel();
+    let (tid_tx, tid_rx) = mpsc::channel();
     let thread = thread::Builder::new()
         .name(name.to_owned())
-        .spawn(move || body(ready_tx))
+        .spawn(move || {
+            tid_tx.send(load::current_tid()).ok();
+            body(ready_tx);
+        })
         .expect("a server thread");
     let addr = ready_rx
         .recv()
         .unwrap_or_else(|_| panic!("the {name} server died before listening"));
-    (addr, thread)
+    (addr, tid_rx.recv().ok().flatten(), thread)
 }
 
 /// A tokio current_thread server calling `handler` for every accepted connection.
@@ -51,7 +56,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr, thread) = on_thread(name, move |ready| {
+    let (addr, tid, thread) = on_thread(name, move |ready| {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .build()
@@ -76,7 +81,7 @@ where
         // Dropping the runtime here drops every connection task.
     });
     let name = name.to_owned();
-    Server::new(addr, move || {
+    Server::new(addr, tid, move || {
         stop_tx.send(()).ok();
         thread
             .join()
@@ -91,7 +96,7 @@ where
     Fut: Future<Output = ()> + 'static,
 {
     let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
-    let (addr, thread) = on_thread(name, move |ready| {
+    let (addr, tid, thread) = on_thread(name, move |ready| {
         let executor = smol::LocalExecutor::new();
         let listener = Async::<TcpListener>::bind(LOCALHOST).expect("bind");
         ready
@@ -112,7 +117,7 @@ where
         // Dropping the executor here drops every connection task.
     });
     let name = name.to_owned();
-    Server::new(addr, move || {
+    Server::new(addr, tid, move || {
         drop(stop_tx);
         thread
             .join()
@@ -134,9 +139,8 @@ where
             let listener = evloop::net::TcpListener::bind(LOCALHOST)
                 .await
                 .expect("bind");
-            ready_tx
-                .send(listener.local_addr().expect("an address"))
-                .ok();
+            let addr = listener.local_addr().expect("an address");
+            ready_tx.send((addr, load::current_tid())).ok();
             loop {
                 let (stream, _) = listener.accept().await.expect("accept");
                 stream.set_nodelay(true).expect("TCP_NODELAY");
@@ -145,11 +149,11 @@ where
             }
         })
         .expect("the loop is open");
-    let addr = ready_rx
+    let (addr, tid) = ready_rx
         .recv()
         .unwrap_or_else(|_| panic!("the {name} server died before listening"));
     let name = name.to_owned();
-    Server::new(addr, move || {
+    Server::new(addr, tid, move || {
         // Stopping closes the loop: the accept loop and every connection task are cancelled.
         thread
             .stop()
