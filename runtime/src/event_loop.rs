@@ -147,6 +147,7 @@ impl Builder {
             default_executor: RefCell::new(None),
             default_executor_max_workers: self.default_executor_max_workers,
             executor_inflight: Cell::new(0),
+            io_budget: Cell::new(crate::reactor::IO_BUDGET),
         };
         Ok(EventLoop {
             core: Rc::new(core),

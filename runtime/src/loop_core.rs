@@ -81,6 +81,10 @@ pub(crate) struct Core {
     /// `run_in_executor` futures not yet resolved: while there are any, the loop spins
     /// briefly before blocking (`run_once.rs`).
     pub(crate) executor_inflight: Cell<usize>,
+    /// I/O operations the entry being run may still complete before it must yield
+    /// (`reactor.rs`, "Budget"): reset to `IO_BUDGET` before each ready entry runs, so a
+    /// task reading a socket that always has data cannot starve the others.
+    pub(crate) io_budget: Cell<u32>,
 }
 
 /// Which task is being polled, and its waker's identity (data and vtable pointers, only

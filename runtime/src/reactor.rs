@@ -1,9 +1,9 @@
 //! The reactor: the loop's `mio::Poll`, and I/O sources that turn readiness into wakeups.
 //!
 //! The loop owns one [`Reactor`]. Every registered source gets a slab key, which is its mio
-//! `Token`, and a small shared [`SourceState`]: readiness bits the reactor sets, and at most
-//! one waiting reader and one waiting writer (their `Waker`s). The one `Token` outside the slab
-//! is [`WAKER_TOKEN`], the shared `mio::Waker` that other threads poke (see `remote.rs`).
+//! `Token`, and a small shared [`SourceState`]: readiness bits the reactor sets, a list of
+//! waiting readers and one of waiting writers (their `Waker`s). The one `Token` outside the
+//! slab is [`WAKER_TOKEN`], the shared `mio::Waker` that other threads poke (see `remote.rs`).
 //!
 //! Sources are registered edge-triggered, as mio requires. The protocol for a user of
 //! [`IoSource`] is tokio's and async-io's: try the operation; on `WouldBlock`, clear the
@@ -14,6 +14,13 @@
 //!
 //! Any number of tasks may wait in each direction: an edge wakes all of them, and they race
 //! for the bytes (tokio allows this too; asyncio's streams refuse a second reader).
+//!
+//! Budget: a socket that always has data never says `WouldBlock`, so a task reading it in a
+//! loop would never return `Pending` and the loop would never run anyone else. Each ready
+//! entry may complete [`IO_BUDGET`] operations through `poll_read_with`/`poll_write_with`;
+//! after that they wake the task and return `Pending` once, which puts it at the back of the
+//! ready queue (tokio's cooperative budget, with its number; in asyncio the data arrives
+//! through callbacks, so a reader yields at every chunk anyway).
 //!
 //! This file does not decide the poll timeout or when to poll; the iteration in
 //! `run_once.rs` does. It never calls a `Waker` while the reactor is borrowed: wakers are
@@ -33,6 +40,9 @@ use slab::Slab;
 
 use crate::error::LoopError;
 use crate::event_loop::EventLoop;
+
+/// I/O operations a ready entry may complete before it yields (see "Budget" above).
+pub(crate) const IO_BUDGET: u32 = 128;
 
 /// The token of the shared `mio::Waker` that threadsafe posts use.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -338,12 +348,14 @@ impl<S: Source> IoSource<S> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        std::task::ready!(self.poll_budget(cx));
         loop {
             if let Err(error) = std::task::ready!(self.poll_readable(cx)) {
                 return Poll::Ready(Err(error));
             }
             let result = op(self.get_ref());
             if !would_block(&result) {
+                self.spend_budget();
                 return Poll::Ready(result);
             }
             self.clear_readable();
@@ -358,12 +370,14 @@ impl<S: Source> IoSource<S> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        std::task::ready!(self.poll_budget(cx));
         loop {
             if let Err(error) = std::task::ready!(self.poll_writable(cx)) {
                 return Poll::Ready(Err(error));
             }
             let result = op(self.get_ref());
             if !would_block(&result) {
+                self.spend_budget();
                 return Poll::Ready(result);
             }
             self.clear_writable();
@@ -418,6 +432,22 @@ impl<S: Source> IoSource<S> {
     }
 
     // ANCHOR: poll_ready
+    /// With the running entry's budget spent, wakes the task and returns `Pending`, so it
+    /// goes to the back of the ready queue.
+    fn poll_budget(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.event_loop.core.io_budget.get() == 0 {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(())
+    }
+
+    /// Counts one completed operation against the running entry's budget.
+    fn spend_budget(&self) {
+        let budget = &self.event_loop.core.io_budget;
+        budget.set(budget.get().saturating_sub(1));
+    }
+
     /// Shared body of `poll_readable`/`poll_writable`.
     fn poll_ready(
         &self,

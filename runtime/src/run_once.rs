@@ -120,6 +120,7 @@ impl EventLoop {
             let Some(item) = core.ready.borrow_mut().pop_front() else {
                 break;
             };
+            core.io_budget.set(crate::reactor::IO_BUDGET);
             match item {
                 Ready::Callback(entry) => {
                     run_guarded(self, "Exception in callback", || entry.run())

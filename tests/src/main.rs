@@ -13,6 +13,7 @@ mod docs_sync;
 mod errors;
 mod executor;
 mod gather;
+mod io_budget;
 mod lifecycle;
 mod loop_thread;
 mod panics;
