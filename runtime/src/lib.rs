@@ -50,6 +50,7 @@
 //! | waiting on several tasks: gather, wait, as_completed, timeouts, shield | `combinators/` | [`gather`], [`wait`], [`as_completed`], [`wait_for`], [`timeout`], [`shield`], [`TimedOut`] |
 //! | task-local context (contextvars) | `context.rs` | [`ContextVar`], [`Context`], [`Token`] |
 //! | synchronization between tasks: semaphores, locks, conditions, events, queues | `sync/` | [`Semaphore`], [`BoundedSemaphore`], [`Lock`], [`Condition`], [`Event`], [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
+//! | Unix signals and Ctrl-C | `signal/` | [`EventLoop::add_signal_handler`], [`signal::signal`], [`ctrl_c`], [`signal::SignalError`] |
 //! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
 //!
 //! ## Guarantees
@@ -91,6 +92,7 @@ mod ready;
 mod remote;
 mod run;
 mod run_once;
+pub mod signal;
 mod sleep;
 mod sync;
 mod task;
@@ -115,6 +117,7 @@ pub use loop_thread::LoopThread;
 pub use reactor::IoSource;
 pub use remote::LoopHandle;
 pub use run::run;
+pub use signal::ctrl_c;
 pub use sleep::{sleep, sleep_until, yield_now, Sleep, YieldNow};
 pub use sync::event::{Event, EventWait};
 pub use sync::queue::{

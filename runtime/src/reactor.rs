@@ -2,8 +2,9 @@
 //!
 //! The loop owns one [`Reactor`]. Every registered source gets a slab key, which is its mio
 //! `Token`, and a small shared [`SourceState`]: readiness bits the reactor sets, a list of
-//! waiting readers and one of waiting writers (their `Waker`s). The one `Token` outside the
-//! slab is [`WAKER_TOKEN`], the shared `mio::Waker` that other threads poke (see `remote.rs`).
+//! waiting readers and one of waiting writers (their `Waker`s). Two `Token`s live outside the
+//! slab: [`WAKER_TOKEN`], the shared `mio::Waker` that other threads poke (see `remote.rs`),
+//! and [`SIGNAL_TOKEN`], the self-pipes that signal handlers write to (see `signal/`).
 //!
 //! Sources are registered edge-triggered, as mio requires. The protocol for a user of
 //! [`IoSource`] is tokio's and async-io's: try the operation; on `WouldBlock`, clear the
@@ -47,6 +48,10 @@ pub(crate) const IO_BUDGET: u32 = 128;
 /// The token of the shared `mio::Waker` that threadsafe posts use.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 
+/// The token of every signal self-pipe of the loop (`signal/loop_signals.rs`): an event on it
+/// means "some signal arrived", and the loop reads all its pipes to learn which.
+pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+
 // ANCHOR: readiness
 /// Readiness bit: the source can be read (or accepted from).
 const READABLE: u8 = 1;
@@ -89,6 +94,8 @@ pub(crate) struct Reactor {
 pub(crate) struct PollOutcome {
     /// The shared `mio::Waker` fired: threadsafe posts may be waiting.
     pub(crate) remote: bool,
+    /// A signal self-pipe became readable: signals may be waiting to be dispatched.
+    pub(crate) signals: bool,
     /// Tasks to wake, collected so they are woken after the reactor is released.
     pub(crate) wakers: Vec<Waker>,
 }
@@ -115,6 +122,7 @@ impl Reactor {
     pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<PollOutcome> {
         let mut outcome = PollOutcome {
             remote: false,
+            signals: false,
             wakers: std::mem::take(&mut self.spare_wakers),
         };
         match self.poll.poll(&mut self.events, timeout) {
@@ -127,6 +135,10 @@ impl Reactor {
         for event in self.events.iter() {
             if event.token() == WAKER_TOKEN {
                 outcome.remote = true;
+                continue;
+            }
+            if event.token() == SIGNAL_TOKEN {
+                outcome.signals = true;
                 continue;
             }
             // Careful: an event for a key that was deregistered meanwhile is ignored.

@@ -4,7 +4,8 @@
 //! 2. Compute the poll timeout: zero if work is ready or `stop()` was asked, else the time to
 //!    the earliest timer (rounded *up* to the poller's millisecond, so a timer never fires
 //!    early), else block until an event.
-//! 3. Poll the reactor; turn I/O readiness into task wakes; drain threadsafe posts.
+//! 3. Poll the reactor; turn I/O readiness into task wakes; read the signal self-pipes and
+//!    queue the signal handlers (`signal/`); drain threadsafe posts.
 //! 4. Move every timer due by now to the ready queue.
 //! 5. Run exactly the entries that were ready when this phase began.
 //!
@@ -12,10 +13,10 @@
 //! `catch_unwind`, so a panic never leaves the loop in the middle of an iteration.
 //!
 //! Two refinements over a literal `_run_once`, neither visible to a program:
-//! - when nothing but the shared waker is registered and the timeout is zero, the poll
-//!   syscall is skipped (it could only report threadsafe posts, and the `notified` flag
-//!   already says whether there are any), which makes `yield_now` and tight `call_soon`
-//!   chains cost no syscall per iteration;
+//! - when nothing but the shared waker and signal pipes is registered and the timeout is
+//!   zero, the poll syscall is skipped (it could only report threadsafe posts and signals, and
+//!   the `notified` and `arrived` flags already say whether there are any), which makes
+//!   `yield_now` and tight `call_soon` chains cost no syscall per iteration;
 //! - before blocking while `run_in_executor` jobs are in flight, the loop spins for up to
 //!   50 µs watching the `notified` flag: a completion that arrives meanwhile is taken without
 //!   a syscall on either side (see "Parking" in `remote.rs`);
@@ -149,7 +150,8 @@ impl EventLoop {
     }
 
     // ANCHOR: poll_reactor
-    /// Phase 3: poll (or skip the syscall when it could only report posts), then act on it.
+    /// Phase 3: poll (or skip the syscall when it could only report posts and signals that
+    /// did not come), then act on it.
     fn poll_reactor(&self, mut timeout: Option<Duration>) {
         let core = &*self.core;
         // About to block while executor jobs are in flight: spin briefly first, since their
@@ -171,7 +173,10 @@ impl EventLoop {
             let Some(reactor) = reactor.as_mut() else {
                 return;
             };
-            let skip = timeout == Some(Duration::ZERO) && reactor.source_count() == 0;
+            // (A signal pipe is not a source: it costs a syscall only once a signal came.)
+            let skip = timeout == Some(Duration::ZERO)
+                && reactor.source_count() == 0
+                && !core.signals.take_arrived();
             if skip {
                 None
             } else {
@@ -195,6 +200,10 @@ impl EventLoop {
             }
             if let Some(reactor) = core.reactor.borrow_mut().as_mut() {
                 reactor.recycle(outcome.wakers);
+            }
+            // A signal arrived: queue its handlers and wake its listeners (signal/).
+            if outcome.signals {
+                core.signals.dispatch(self);
             }
         }
         // ANCHOR_END: poll_then_wake
