@@ -49,6 +49,7 @@
 //! | waiting on several tasks: gather, wait, as_completed, timeouts, shield | `combinators/` | [`gather`], [`wait`], [`as_completed`], [`wait_for`], [`timeout`], [`shield`], [`TimedOut`] |
 //! | task-local context (contextvars) | `context.rs` | [`ContextVar`], [`Context`], [`Token`] |
 //! | synchronization between tasks: semaphores, locks, conditions, events, queues | `sync/` | [`Semaphore`], [`BoundedSemaphore`], [`Lock`], [`Condition`], [`Event`], [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
+//! | HTTP with hyper 1.x (feature `hyper`) | `hyper/` | `hyper::HyperIo`, `hyper::HyperTimer`, `hyper::HyperExecutor` |
 //! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
 //!
 //! ## Guarantees
@@ -82,6 +83,8 @@ mod event_loop;
 mod exception;
 mod executor;
 mod handle;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod loop_core;
 mod loop_thread;
 mod reactor;
