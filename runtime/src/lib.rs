@@ -43,6 +43,7 @@
 //! | tasks | `task/` | [`Task`], `TaskCell`, `TaskWaker` |
 //! | task groups (structured concurrency) | `task_group/` | [`TaskGroup`], [`GroupSpawner`], [`TaskGroupError`] |
 //! | the reactor | `reactor.rs` | [`IoSource`] |
+//! | sockets: TCP, UDP, Unix; futures-io | `net/` | [`net::TcpListener`], [`net::TcpStream`], [`net::UdpSocket`], [`net::UnixStream`], ... |
 //! | other threads | `remote.rs`, `threadsafe_task.rs`, `loop_thread.rs` | [`LoopHandle`], [`ThreadsafeTask`], [`LoopThread`] |
 //! | blocking work: thread and process pools | `executor.rs` (and the `evloop-pools` crate) | [`EventLoop::run_in_executor`], [`to_thread`], [`pools`] |
 //! | the running loop, free functions | `current.rs`, `sleep.rs`, `run.rs` | [`get_running_loop`], [`spawn`], [`sleep`], [`run`] |
@@ -87,6 +88,7 @@ mod handle;
 pub mod hyper;
 mod loop_core;
 mod loop_thread;
+pub mod net;
 mod reactor;
 mod ready;
 mod remote;

@@ -9,7 +9,11 @@
 //! [`IoSource`] is tokio's and async-io's: try the operation; on `WouldBlock`, clear the
 //! readiness you consumed and wait for the next edge. Because the loop is single-threaded,
 //! no event can be processed between an operation returning `WouldBlock` and the clear, so
-//! no edge is ever lost and no "tick" counter is needed.
+//! no edge is ever lost and no "tick" counter is needed. A spurious wakeup (readiness seen,
+//! but the operation says `WouldBlock`) therefore costs one syscall and nothing else.
+//!
+//! Any number of tasks may wait in each direction: an edge wakes all of them, and they race
+//! for the bytes (tokio allows this too; asyncio's streams refuse a second reader).
 //!
 //! This file does not decide the poll timeout or when to poll; the iteration in
 //! `run_once.rs` does. It never calls a `Waker` while the reactor is borrowed: wakers are
@@ -49,10 +53,11 @@ const ERROR: u8 = 1 << 4;
 pub(crate) struct SourceState {
     /// Readiness seen and not yet consumed (the bit constants above).
     readiness: Cell<u8>,
-    /// The task waiting to read, woken by the next readable edge.
-    reader: Cell<Option<Waker>>,
-    /// The task waiting to write, woken by the next writable edge.
-    writer: Cell<Option<Waker>>,
+    /// The tasks waiting to read, all woken by the next readable edge. Kept (emptied, not
+    /// dropped) across waits so that waiting does not allocate.
+    readers: Cell<Vec<Waker>>,
+    /// The tasks waiting to write, all woken by the next writable edge.
+    writers: Cell<Vec<Waker>>,
 }
 
 /// The loop's poller and its registered sources.
@@ -129,10 +134,10 @@ impl Reactor {
             }
             state.readiness.set(state.readiness.get() | bits);
             if bits & (READABLE | READ_CLOSED | ERROR) != 0 {
-                outcome.wakers.extend(state.reader.take());
+                drain_into(&state.readers, &mut outcome.wakers);
             }
             if bits & (WRITABLE | WRITE_CLOSED | ERROR) != 0 {
-                outcome.wakers.extend(state.writer.take());
+                drain_into(&state.writers, &mut outcome.wakers);
             }
         }
         Ok(outcome)
@@ -144,13 +149,27 @@ impl Reactor {
     }
 }
 
+/// Moves the wakers in `slot` to `out`, keeping the slot's allocation.
+fn drain_into(slot: &Cell<Vec<Waker>>, out: &mut Vec<Waker>) {
+    let mut wakers = slot.take();
+    out.append(&mut wakers);
+    slot.set(wakers);
+}
+
+/// Whether `result` is the "not now" answer of a non-blocking operation.
+pub(crate) fn would_block<R>(result: &io::Result<R>) -> bool {
+    matches!(result, Err(error) if error.kind() == io::ErrorKind::WouldBlock)
+}
+
 /// Any mio source registered with a loop's reactor: awaits readiness instead of blocking.
 ///
 /// This is the low-level door to the reactor (async-io's `Async<T>`, tokio's
 /// `PollEvented`): wrap a non-blocking mio source, then run operations with
 /// [`read_with`](IoSource::read_with) / [`write_with`](IoSource::write_with), which retry on
-/// `WouldBlock` after waiting for the next readiness edge. One task may wait to read and one
-/// to write at the same time; a second waiter in the same direction replaces the first.
+/// `WouldBlock` after waiting for the next readiness edge (or their poll forms,
+/// [`poll_read_with`](IoSource::poll_read_with) / [`poll_write_with`](IoSource::poll_write_with),
+/// for `poll_*` trait methods). Any number of tasks may wait in each direction; an edge wakes
+/// them all.
 ///
 /// Dropping the `IoSource` deregisters the source. It must be used on its loop's thread
 /// (it is `!Send`), while that loop runs.
@@ -231,12 +250,12 @@ impl<S: Source> IoSource<S> {
 
     /// Polls for read readiness; registers `cx`'s waker if not ready.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_ready(cx, READABLE | READ_CLOSED | ERROR, &self.state.reader)
+        self.poll_ready(cx, READABLE | READ_CLOSED | ERROR, &self.state.readers)
     }
 
     /// Polls for write readiness; registers `cx`'s waker if not ready.
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_ready(cx, WRITABLE | WRITE_CLOSED | ERROR, &self.state.writer)
+        self.poll_ready(cx, WRITABLE | WRITE_CLOSED | ERROR, &self.state.writers)
     }
 
     /// Waits until the source is readable (or closed for reading, or in error).
@@ -251,16 +270,80 @@ impl<S: Source> IoSource<S> {
 
     /// Forgets the read readiness seen so far: call it after a read returned `WouldBlock`.
     pub fn clear_readable(&self) {
+        // Careful: a pending error was consumed by the operation that said WouldBlock; a
+        // sticky ERROR bit would make every later wait return at once and the caller spin.
         self.state
             .readiness
-            .set(self.state.readiness.get() & !READABLE);
+            .set(self.state.readiness.get() & !(READABLE | ERROR));
     }
 
     /// Forgets the write readiness seen so far: call it after a write returned `WouldBlock`.
     pub fn clear_writable(&self) {
         self.state
             .readiness
+            .set(self.state.readiness.get() & !(WRITABLE | ERROR));
+    }
+
+    /// Forgets the readable bit only (not an error or hang-up): after a short read drained
+    /// the socket, the next read should wait for the next edge without trying first.
+    pub(crate) fn forget_readable(&self) {
+        self.state
+            .readiness
+            .set(self.state.readiness.get() & !READABLE);
+    }
+
+    /// Forgets the writable bit only: after a short write filled the socket.
+    pub(crate) fn forget_writable(&self) {
+        self.state
+            .readiness
             .set(self.state.readiness.get() & !WRITABLE);
+    }
+
+    /// The loop whose reactor holds the registration.
+    pub(crate) fn event_loop(&self) -> &EventLoop {
+        &self.event_loop
+    }
+
+    /// Runs a read-like operation once the source is readable, for `poll_*` methods: on
+    /// `WouldBlock` it clears the readiness and tries again, until the operation answers or
+    /// the source must wait (then `cx`'s waker is registered and it returns `Pending`).
+    ///
+    /// The operation is only tried when readiness was seen, so a read that would block costs
+    /// no syscall (tokio's order; async-io tries first).
+    pub fn poll_read_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if let Err(error) = std::task::ready!(self.poll_readable(cx)) {
+                return Poll::Ready(Err(error));
+            }
+            let result = op(self.get_ref());
+            if !would_block(&result) {
+                return Poll::Ready(result);
+            }
+            self.clear_readable();
+        }
+    }
+
+    /// Runs a write-like operation once the source is writable, for `poll_*` methods; the
+    /// write twin of [`poll_read_with`](IoSource::poll_read_with).
+    pub fn poll_write_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if let Err(error) = std::task::ready!(self.poll_writable(cx)) {
+                return Poll::Ready(Err(error));
+            }
+            let result = op(self.get_ref());
+            if !would_block(&result) {
+                return Poll::Ready(result);
+            }
+            self.clear_writable();
+        }
     }
 
     /// Runs a read-like operation until it does not return `WouldBlock`, waiting for
@@ -315,7 +398,7 @@ impl<S: Source> IoSource<S> {
         &self,
         cx: &mut Context<'_>,
         wanted: u8,
-        slot: &Cell<Option<Waker>>,
+        slot: &Cell<Vec<Waker>>,
     ) -> Poll<io::Result<()>> {
         if self.state.readiness.get() & wanted != 0 {
             return Poll::Ready(Ok(()));
@@ -323,10 +406,12 @@ impl<S: Source> IoSource<S> {
         if self.event_loop.is_closed() {
             return Poll::Ready(Err(io::Error::other(LoopError::Closed)));
         }
-        match slot.take() {
-            Some(waker) if waker.will_wake(cx.waker()) => slot.set(Some(waker)),
-            _ => slot.set(Some(cx.waker().clone())),
+        // A task polled twice before the edge stays registered once.
+        let mut wakers = slot.take();
+        if !wakers.iter().any(|waker| waker.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
         }
+        slot.set(wakers);
         Poll::Pending
     }
 

@@ -32,7 +32,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::net_shim::{TcpListener, TcpStream};
+use evloop::net::{TcpListener, TcpStream};
 use crate::util::{exclusive, record_exception_texts, Occupancy, Resources, BUDGET};
 
 /// How long `/slow` sleeps by default.

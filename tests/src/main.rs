@@ -16,7 +16,6 @@ mod gather;
 mod hyper_server;
 mod lifecycle;
 mod loop_thread;
-mod net_shim;
 mod panics;
 mod pool_functions;
 mod process_faults;
