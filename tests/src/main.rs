@@ -13,6 +13,7 @@ mod docs_sync;
 mod errors;
 mod executor;
 mod gather;
+mod hyper_rt;
 mod hyper_server;
 mod lifecycle;
 mod loop_thread;

@@ -20,8 +20,8 @@ use hyper::{Request, StatusCode};
 use rlimit::Resource;
 
 use crate::hyper_server::{ServerOptions, TestServer};
-use evloop::net::TcpStream;
 use crate::util::{exclusive, Occupancy, Resources, BUDGET};
+use evloop::net::TcpStream;
 
 /// The requests of S6.
 const REQUESTS: usize = 600;
