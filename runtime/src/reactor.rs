@@ -37,6 +37,7 @@ use crate::event_loop::EventLoop;
 /// The token of the shared `mio::Waker` that threadsafe posts use.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 
+// ANCHOR: readiness
 /// Readiness bit: the source can be read (or accepted from).
 const READABLE: u8 = 1;
 /// Readiness bit: the source can be written.
@@ -59,6 +60,7 @@ pub(crate) struct SourceState {
     /// The tasks waiting to write, all woken by the next writable edge.
     writers: Cell<Vec<Waker>>,
 }
+// ANCHOR_END: readiness
 
 /// The loop's poller and its registered sources.
 pub(crate) struct Reactor {
@@ -68,6 +70,9 @@ pub(crate) struct Reactor {
     events: Events,
     /// Registered sources by token.
     sources: Slab<Rc<SourceState>>,
+    /// The emptied waker list of the previous poll, reused so that polling does not
+    /// allocate (see [`Reactor::recycle`]).
+    spare_wakers: Vec<Waker>,
 }
 
 /// What one call to [`Reactor::poll`] found.
@@ -85,6 +90,7 @@ impl Reactor {
             poll,
             events: Events::with_capacity(1024),
             sources: Slab::new(),
+            spare_wakers: Vec::new(),
         }
     }
 
@@ -93,12 +99,13 @@ impl Reactor {
         self.sources.len()
     }
 
+    // ANCHOR: reactor_poll
     /// Blocks in the OS poller for at most `timeout` (`None`: until an event) and turns the
     /// events into readiness bits and wakers.
     pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<PollOutcome> {
         let mut outcome = PollOutcome {
             remote: false,
-            wakers: Vec::new(),
+            wakers: std::mem::take(&mut self.spare_wakers),
         };
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
@@ -142,6 +149,13 @@ impl Reactor {
         }
         Ok(outcome)
     }
+    // ANCHOR_END: reactor_poll
+
+    /// Takes back an outcome's waker list once its wakers were woken (it must be empty).
+    pub(crate) fn recycle(&mut self, wakers: Vec<Waker>) {
+        debug_assert!(wakers.is_empty());
+        self.spare_wakers = wakers;
+    }
 
     /// The registry, for creating the shared `mio::Waker`.
     pub(crate) fn registry(&self) -> &mio::Registry {
@@ -149,12 +163,14 @@ impl Reactor {
     }
 }
 
+// ANCHOR: drain_into
 /// Moves the wakers in `slot` to `out`, keeping the slot's allocation.
 fn drain_into(slot: &Cell<Vec<Waker>>, out: &mut Vec<Waker>) {
     let mut wakers = slot.take();
     out.append(&mut wakers);
     slot.set(wakers);
 }
+// ANCHOR_END: drain_into
 
 /// Whether `result` is the "not now" answer of a non-blocking operation.
 pub(crate) fn would_block<R>(result: &io::Result<R>) -> bool {
@@ -248,10 +264,12 @@ impl<S: Source> IoSource<S> {
             .expect("source present until into_inner")
     }
 
+    // ANCHOR: poll_readable
     /// Polls for read readiness; registers `cx`'s waker if not ready.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_ready(cx, READABLE | READ_CLOSED | ERROR, &self.state.readers)
     }
+    // ANCHOR_END: poll_readable
 
     /// Polls for write readiness; registers `cx`'s waker if not ready.
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -268,6 +286,7 @@ impl<S: Source> IoSource<S> {
         poll_fn(|cx| self.poll_writable(cx)).await
     }
 
+    // ANCHOR: clear_readable
     /// Forgets the read readiness seen so far: call it after a read returned `WouldBlock`.
     pub fn clear_readable(&self) {
         // Careful: a pending error was consumed by the operation that said WouldBlock; a
@@ -276,6 +295,7 @@ impl<S: Source> IoSource<S> {
             .readiness
             .set(self.state.readiness.get() & !(READABLE | ERROR));
     }
+    // ANCHOR_END: clear_readable
 
     /// Forgets the write readiness seen so far: call it after a write returned `WouldBlock`.
     pub fn clear_writable(&self) {
@@ -284,6 +304,7 @@ impl<S: Source> IoSource<S> {
             .set(self.state.readiness.get() & !(WRITABLE | ERROR));
     }
 
+    // ANCHOR: forget_readable
     /// Forgets the readable bit only (not an error or hang-up): after a short read drained
     /// the socket, the next read should wait for the next edge without trying first.
     pub(crate) fn forget_readable(&self) {
@@ -291,6 +312,7 @@ impl<S: Source> IoSource<S> {
             .readiness
             .set(self.state.readiness.get() & !READABLE);
     }
+    // ANCHOR_END: forget_readable
 
     /// Forgets the writable bit only: after a short write filled the socket.
     pub(crate) fn forget_writable(&self) {
@@ -304,6 +326,7 @@ impl<S: Source> IoSource<S> {
         &self.event_loop
     }
 
+    // ANCHOR: poll_read_with
     /// Runs a read-like operation once the source is readable, for `poll_*` methods: on
     /// `WouldBlock` it clears the readiness and tries again, until the operation answers or
     /// the source must wait (then `cx`'s waker is registered and it returns `Pending`).
@@ -326,6 +349,7 @@ impl<S: Source> IoSource<S> {
             self.clear_readable();
         }
     }
+    // ANCHOR_END: poll_read_with
 
     /// Runs a write-like operation once the source is writable, for `poll_*` methods; the
     /// write twin of [`poll_read_with`](IoSource::poll_read_with).
@@ -393,6 +417,7 @@ impl<S: Source> IoSource<S> {
         Ok(source)
     }
 
+    // ANCHOR: poll_ready
     /// Shared body of `poll_readable`/`poll_writable`.
     fn poll_ready(
         &self,
@@ -414,6 +439,7 @@ impl<S: Source> IoSource<S> {
         slot.set(wakers);
         Poll::Pending
     }
+    // ANCHOR_END: poll_ready
 
     /// Removes the registration from the reactor (if the loop is still open).
     fn deregister(&self, source: &mut S) -> io::Result<()> {

@@ -63,6 +63,7 @@ impl EventLoop {
         // 1. Drop cancelled timers.
         core.timers.borrow_mut().purge();
 
+        // ANCHOR: compute_timeout
         // 2. Compute the timeout.
         let work_ready = !core.ready.borrow().is_empty() || core.stopping.get();
         let next_deadline = core.timers.borrow_mut().next_deadline();
@@ -77,6 +78,7 @@ impl EventLoop {
                 )),
             }
         };
+        // ANCHOR_END: compute_timeout
 
         // 3. Poll the reactor, wake tasks whose I/O is ready, drain threadsafe posts.
         self.poll_reactor(timeout);
@@ -162,6 +164,7 @@ impl EventLoop {
         if parking && core.shared.park() {
             timeout = Some(Duration::ZERO);
         }
+        // ANCHOR: poll_then_wake
         let outcome = {
             let mut reactor = core.reactor.borrow_mut();
             let Some(reactor) = reactor.as_mut() else {
@@ -185,11 +188,15 @@ impl EventLoop {
             core.shared.unpark();
         }
         // Wake the tasks whose I/O became ready (the reactor borrow is released).
-        if let Some(outcome) = outcome {
-            for waker in outcome.wakers {
+        if let Some(mut outcome) = outcome {
+            for waker in outcome.wakers.drain(..) {
                 waker.wake();
             }
+            if let Some(reactor) = core.reactor.borrow_mut().as_mut() {
+                reactor.recycle(outcome.wakers);
+            }
         }
+        // ANCHOR_END: poll_then_wake
         // Drain threadsafe posts if any poster notified us (protocol in remote.rs).
         if core.shared.take_notified() {
             self.drain_remote();
