@@ -51,6 +51,7 @@
 //! | task-local context (contextvars) | `context.rs` | [`ContextVar`], [`Context`], [`Token`] |
 //! | synchronization between tasks: semaphores, locks, conditions, events, queues | `sync/` | [`Semaphore`], [`BoundedSemaphore`], [`Lock`], [`Condition`], [`Event`], [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
 //! | Unix signals and Ctrl-C | `signal/` | [`EventLoop::add_signal_handler`], [`signal::signal`], [`ctrl_c`], [`signal::SignalError`] |
+//! | HTTP with hyper 1.x (feature `hyper`) | `hyper/` | `hyper::HyperIo`, `hyper::HyperTimer`, `hyper::HyperExecutor` |
 //! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
 //!
 //! ## Guarantees
@@ -84,6 +85,8 @@ mod event_loop;
 mod exception;
 mod executor;
 mod handle;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod loop_core;
 mod loop_thread;
 pub mod net;
