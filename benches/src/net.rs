@@ -54,7 +54,7 @@ fn benches() -> Vec<NetBench> {
             name: "hyper hello world: 50 keep-alive HTTP/1.1 connections (requests)",
             load: &["http", "--conns", "50"],
             target: Target::AtLeastTimesTokio(0.95),
-            servers: [None, Some(http::tokio), Some(http::smol)],
+            servers: [Some(http::evloop), Some(http::tokio), Some(http::smol)],
         },
     ]
 }

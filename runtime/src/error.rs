@@ -6,7 +6,8 @@
 //!
 //! - **Conditions a program can meet at run time and may want to handle** return a
 //!   [`LoopError`]: running a loop while another runs on the same thread, running a closed
-//!   loop, closing a running loop (closing a closed loop is a no-op, as in asyncio), asking for the running loop where there is none.
+//!   loop, closing a running loop (closing a closed loop is a no-op, as in asyncio), asking for the running loop where there is none,
+//!   a run interrupted by Ctrl-C. Signal handlers have their own `signal::SignalError`.
 //!   The threadsafe calls return [`LoopClosed`], which hands the refused closure or future
 //!   back, because a foreign thread cannot know when the loop closes.
 //! - **Scheduling on a loop you closed yourself** (`call_soon`, `call_later`, `call_at`,
@@ -45,6 +46,9 @@ pub enum LoopError {
     /// The OS refused a poller or its waker while creating a loop (the text is the OS
     /// error), usually because the process ran out of file descriptors.
     Create(String),
+    /// `evloop::run` was interrupted by SIGINT (Ctrl-C): it cancelled (dropped) the main
+    /// future, let every task unwind and closed the loop. asyncio raises `KeyboardInterrupt`.
+    Interrupted,
 }
 
 impl fmt::Display for LoopError {
@@ -72,6 +76,13 @@ impl fmt::Display for LoopError {
             LoopError::StoppedBeforeComplete => {
                 "Event loop stopped before Future completed; fix: do not call stop() while \
                  run_until_complete() is waiting, or use run_forever() if you mean to stop"
+            }
+            LoopError::Interrupted => {
+                "interrupted by SIGINT (Ctrl-C): the main future was cancelled and every task \
+                 unwound (asyncio: KeyboardInterrupt); fix: nothing if the user meant to stop \
+                 the program (exit with status 130, as shells expect), or handle Ctrl-C \
+                 yourself with evloop::ctrl_c() or EventLoop::add_signal_handler(SIGINT, ..) \
+                 and run() leaves it to you"
             }
             LoopError::Create(os_error) => {
                 return write!(

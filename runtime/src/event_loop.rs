@@ -147,6 +147,8 @@ impl Builder {
             default_executor: RefCell::new(None),
             default_executor_max_workers: self.default_executor_max_workers,
             executor_inflight: Cell::new(0),
+            io_budget: Cell::new(crate::reactor::IO_BUDGET),
+            signals: crate::signal::LoopSignals::default(),
         };
         Ok(EventLoop {
             core: Rc::new(core),

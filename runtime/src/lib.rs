@@ -50,6 +50,8 @@
 //! | waiting on several tasks: gather, wait, as_completed, timeouts, shield | `combinators/` | [`gather`], [`wait`], [`as_completed`], [`wait_for`], [`timeout`], [`shield`], [`TimedOut`] |
 //! | task-local context (contextvars) | `context.rs` | [`ContextVar`], [`Context`], [`Token`] |
 //! | synchronization between tasks: semaphores, locks, conditions, events, queues | `sync/` | [`Semaphore`], [`BoundedSemaphore`], [`Lock`], [`Condition`], [`Event`], [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
+//! | Unix signals and Ctrl-C | `signal/` | [`EventLoop::add_signal_handler`], [`signal::signal`], [`ctrl_c`], [`signal::SignalError`] |
+//! | HTTP with hyper 1.x (feature `hyper`) | `hyper/` | `hyper::HyperIo`, `hyper::HyperTimer`, `hyper::HyperExecutor` |
 //! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
 //!
 //! ## Guarantees
@@ -83,6 +85,8 @@ mod event_loop;
 mod exception;
 mod executor;
 mod handle;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod loop_core;
 mod loop_thread;
 pub mod net;
@@ -91,6 +95,7 @@ mod ready;
 mod remote;
 mod run;
 mod run_once;
+pub mod signal;
 mod sleep;
 mod sync;
 mod task;
@@ -115,6 +120,7 @@ pub use loop_thread::LoopThread;
 pub use reactor::IoSource;
 pub use remote::LoopHandle;
 pub use run::run;
+pub use signal::ctrl_c;
 pub use sleep::{sleep, sleep_until, yield_now, Sleep, YieldNow};
 pub use sync::event::{Event, EventWait};
 pub use sync::queue::{

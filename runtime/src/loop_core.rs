@@ -81,6 +81,13 @@ pub(crate) struct Core {
     /// `run_in_executor` futures not yet resolved: while there are any, the loop spins
     /// briefly before blocking (`run_once.rs`).
     pub(crate) executor_inflight: Cell<usize>,
+    /// I/O operations the entry being run may still complete before it must yield
+    /// (`reactor.rs`, "Budget"): reset to `IO_BUDGET` before each ready entry runs, so a
+    /// task reading a socket that always has data cannot starve the others.
+    pub(crate) io_budget: Cell<u32>,
+    /// The signals this loop listens to: their self-pipes, handlers and listeners
+    /// (`signal/loop_signals.rs`); emptied by `close`.
+    pub(crate) signals: crate::signal::LoopSignals,
 }
 
 /// Which task is being polled, and its waker's identity (data and vtable pointers, only
@@ -300,6 +307,8 @@ impl Core {
                 });
             }
         }
+        // Unhook every signal (its handler is dropped, its listeners see the loop closed).
+        self.signals.close(self);
         // ANCHOR: close_default_executor
         // Shut the default executor down without waiting (asyncio: `shutdown(wait=False)`).
         let pool = self.default_executor.borrow_mut().take();

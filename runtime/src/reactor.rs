@@ -1,9 +1,10 @@
 //! The reactor: the loop's `mio::Poll`, and I/O sources that turn readiness into wakeups.
 //!
 //! The loop owns one [`Reactor`]. Every registered source gets a slab key, which is its mio
-//! `Token`, and a small shared [`SourceState`]: readiness bits the reactor sets, and at most
-//! one waiting reader and one waiting writer (their `Waker`s). The one `Token` outside the slab
-//! is [`WAKER_TOKEN`], the shared `mio::Waker` that other threads poke (see `remote.rs`).
+//! `Token`, and a small shared [`SourceState`]: readiness bits the reactor sets, a list of
+//! waiting readers and one of waiting writers (their `Waker`s). Two `Token`s live outside the
+//! slab: [`WAKER_TOKEN`], the shared `mio::Waker` that other threads poke (see `remote.rs`),
+//! and [`SIGNAL_TOKEN`], the self-pipes that signal handlers write to (see `signal/`).
 //!
 //! Sources are registered edge-triggered, as mio requires. The protocol for a user of
 //! [`IoSource`] is tokio's and async-io's: try the operation; on `WouldBlock`, clear the
@@ -14,6 +15,13 @@
 //!
 //! Any number of tasks may wait in each direction: an edge wakes all of them, and they race
 //! for the bytes (tokio allows this too; asyncio's streams refuse a second reader).
+//!
+//! Budget: a socket that always has data never says `WouldBlock`, so a task reading it in a
+//! loop would never return `Pending` and the loop would never run anyone else. Each ready
+//! entry may complete [`IO_BUDGET`] operations through `poll_read_with`/`poll_write_with`;
+//! after that they wake the task and return `Pending` once, which puts it at the back of the
+//! ready queue (tokio's cooperative budget, with its number; in asyncio the data arrives
+//! through callbacks, so a reader yields at every chunk anyway).
 //!
 //! This file does not decide the poll timeout or when to poll; the iteration in
 //! `run_once.rs` does. It never calls a `Waker` while the reactor is borrowed: wakers are
@@ -34,9 +42,17 @@ use slab::Slab;
 use crate::error::LoopError;
 use crate::event_loop::EventLoop;
 
+/// I/O operations a ready entry may complete before it yields (see "Budget" above).
+pub(crate) const IO_BUDGET: u32 = 128;
+
 /// The token of the shared `mio::Waker` that threadsafe posts use.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 
+/// The token of every signal self-pipe of the loop (`signal/loop_signals.rs`): an event on it
+/// means "some signal arrived", and the loop reads all its pipes to learn which.
+pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+
+// ANCHOR: readiness
 /// Readiness bit: the source can be read (or accepted from).
 const READABLE: u8 = 1;
 /// Readiness bit: the source can be written.
@@ -59,6 +75,7 @@ pub(crate) struct SourceState {
     /// The tasks waiting to write, all woken by the next writable edge.
     writers: Cell<Vec<Waker>>,
 }
+// ANCHOR_END: readiness
 
 /// The loop's poller and its registered sources.
 pub(crate) struct Reactor {
@@ -77,6 +94,8 @@ pub(crate) struct Reactor {
 pub(crate) struct PollOutcome {
     /// The shared `mio::Waker` fired: threadsafe posts may be waiting.
     pub(crate) remote: bool,
+    /// A signal self-pipe became readable: signals may be waiting to be dispatched.
+    pub(crate) signals: bool,
     /// Tasks to wake, collected so they are woken after the reactor is released.
     pub(crate) wakers: Vec<Waker>,
 }
@@ -97,11 +116,13 @@ impl Reactor {
         self.sources.len()
     }
 
+    // ANCHOR: reactor_poll
     /// Blocks in the OS poller for at most `timeout` (`None`: until an event) and turns the
     /// events into readiness bits and wakers.
     pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<PollOutcome> {
         let mut outcome = PollOutcome {
             remote: false,
+            signals: false,
             wakers: std::mem::take(&mut self.spare_wakers),
         };
         match self.poll.poll(&mut self.events, timeout) {
@@ -114,6 +135,10 @@ impl Reactor {
         for event in self.events.iter() {
             if event.token() == WAKER_TOKEN {
                 outcome.remote = true;
+                continue;
+            }
+            if event.token() == SIGNAL_TOKEN {
+                outcome.signals = true;
                 continue;
             }
             // Careful: an event for a key that was deregistered meanwhile is ignored.
@@ -146,6 +171,7 @@ impl Reactor {
         }
         Ok(outcome)
     }
+    // ANCHOR_END: reactor_poll
 
     /// Takes back an outcome's waker list once its wakers were woken (it must be empty).
     pub(crate) fn recycle(&mut self, wakers: Vec<Waker>) {
@@ -159,12 +185,14 @@ impl Reactor {
     }
 }
 
+// ANCHOR: drain_into
 /// Moves the wakers in `slot` to `out`, keeping the slot's allocation.
 fn drain_into(slot: &Cell<Vec<Waker>>, out: &mut Vec<Waker>) {
     let mut wakers = slot.take();
     out.append(&mut wakers);
     slot.set(wakers);
 }
+// ANCHOR_END: drain_into
 
 /// Whether `result` is the "not now" answer of a non-blocking operation.
 pub(crate) fn would_block<R>(result: &io::Result<R>) -> bool {
@@ -258,10 +286,12 @@ impl<S: Source> IoSource<S> {
             .expect("source present until into_inner")
     }
 
+    // ANCHOR: poll_readable
     /// Polls for read readiness; registers `cx`'s waker if not ready.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_ready(cx, READABLE | READ_CLOSED | ERROR, &self.state.readers)
     }
+    // ANCHOR_END: poll_readable
 
     /// Polls for write readiness; registers `cx`'s waker if not ready.
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -278,6 +308,7 @@ impl<S: Source> IoSource<S> {
         poll_fn(|cx| self.poll_writable(cx)).await
     }
 
+    // ANCHOR: clear_readable
     /// Forgets the read readiness seen so far: call it after a read returned `WouldBlock`.
     pub fn clear_readable(&self) {
         // Careful: a pending error was consumed by the operation that said WouldBlock; a
@@ -286,6 +317,7 @@ impl<S: Source> IoSource<S> {
             .readiness
             .set(self.state.readiness.get() & !(READABLE | ERROR));
     }
+    // ANCHOR_END: clear_readable
 
     /// Forgets the write readiness seen so far: call it after a write returned `WouldBlock`.
     pub fn clear_writable(&self) {
@@ -294,6 +326,7 @@ impl<S: Source> IoSource<S> {
             .set(self.state.readiness.get() & !(WRITABLE | ERROR));
     }
 
+    // ANCHOR: forget_readable
     /// Forgets the readable bit only (not an error or hang-up): after a short read drained
     /// the socket, the next read should wait for the next edge without trying first.
     pub(crate) fn forget_readable(&self) {
@@ -301,6 +334,7 @@ impl<S: Source> IoSource<S> {
             .readiness
             .set(self.state.readiness.get() & !READABLE);
     }
+    // ANCHOR_END: forget_readable
 
     /// Forgets the writable bit only: after a short write filled the socket.
     pub(crate) fn forget_writable(&self) {
@@ -314,6 +348,7 @@ impl<S: Source> IoSource<S> {
         &self.event_loop
     }
 
+    // ANCHOR: poll_read_with
     /// Runs a read-like operation once the source is readable, for `poll_*` methods: on
     /// `WouldBlock` it clears the readiness and tries again, until the operation answers or
     /// the source must wait (then `cx`'s waker is registered and it returns `Pending`).
@@ -325,17 +360,20 @@ impl<S: Source> IoSource<S> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        std::task::ready!(self.poll_budget(cx));
         loop {
             if let Err(error) = std::task::ready!(self.poll_readable(cx)) {
                 return Poll::Ready(Err(error));
             }
             let result = op(self.get_ref());
             if !would_block(&result) {
+                self.spend_budget();
                 return Poll::Ready(result);
             }
             self.clear_readable();
         }
     }
+    // ANCHOR_END: poll_read_with
 
     /// Runs a write-like operation once the source is writable, for `poll_*` methods; the
     /// write twin of [`poll_read_with`](IoSource::poll_read_with).
@@ -344,12 +382,14 @@ impl<S: Source> IoSource<S> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        std::task::ready!(self.poll_budget(cx));
         loop {
             if let Err(error) = std::task::ready!(self.poll_writable(cx)) {
                 return Poll::Ready(Err(error));
             }
             let result = op(self.get_ref());
             if !would_block(&result) {
+                self.spend_budget();
                 return Poll::Ready(result);
             }
             self.clear_writable();
@@ -403,6 +443,23 @@ impl<S: Source> IoSource<S> {
         Ok(source)
     }
 
+    // ANCHOR: poll_ready
+    /// With the running entry's budget spent, wakes the task and returns `Pending`, so it
+    /// goes to the back of the ready queue.
+    fn poll_budget(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.event_loop.core.io_budget.get() == 0 {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(())
+    }
+
+    /// Counts one completed operation against the running entry's budget.
+    fn spend_budget(&self) {
+        let budget = &self.event_loop.core.io_budget;
+        budget.set(budget.get().saturating_sub(1));
+    }
+
     /// Shared body of `poll_readable`/`poll_writable`.
     fn poll_ready(
         &self,
@@ -424,6 +481,7 @@ impl<S: Source> IoSource<S> {
         slot.set(wakers);
         Poll::Pending
     }
+    // ANCHOR_END: poll_ready
 
     /// Removes the registration from the reactor (if the loop is still open).
     fn deregister(&self, source: &mut S) -> io::Result<()> {

@@ -7,6 +7,10 @@
 //! already in the ready queue run; then close the loop, which drops timers not yet due. The
 //! loop is closed even if the main future panics; the panic then continues to the caller.
 //! The default executor (`executor.rs`) is shut down in that turn, and its threads joined.
+//!
+//! On the main thread, Ctrl-C works as in asyncio.Runner (`signal/interrupt.rs`): the first
+//! SIGINT cancels the main future, the same shutdown runs, and `run` returns
+//! [`LoopError::Interrupted`]; a second SIGINT exits the process at once with status 130.
 
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -14,6 +18,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use crate::current;
 use crate::error::LoopError;
 use crate::event_loop::EventLoop;
+use crate::signal::Interrupt;
 
 /// Rounds of "cancel what is left, let it unwind": a task whose cleanup spawns more tasks gets
 /// them cancelled too, but a program that keeps doing so cannot hang the shutdown.
@@ -25,7 +30,19 @@ const MAX_CANCEL_ROUNDS: usize = 16;
 ///
 /// [`LoopError::NestedRun`] if called from inside a running loop (asyncio: "asyncio.run()
 /// cannot be called from a running event loop"); [`LoopError::Create`] if the OS refuses a
-/// poller.
+/// poller; [`LoopError::Interrupted`] if a SIGINT (Ctrl-C) cancelled the main future.
+///
+/// # Ctrl-C
+///
+/// Only when called on the main thread (the thread named `"main"`), `run` handles SIGINT for
+/// its duration, as `asyncio.run` does: the first SIGINT cancels (drops) the main future, the
+/// shutdown above runs (so every task's cleanup runs), and `run` returns
+/// `Err(LoopError::Interrupted)`; a second SIGINT, say while a cleanup hangs, exits the process
+/// at once with status 130. A SIGINT that arrives while the program handles Ctrl-C itself
+/// (`EventLoop::add_signal_handler(SIGINT, ..)`, an awaited [`ctrl_c`](crate::ctrl_c) or
+/// [`signal`](crate::signal::signal)`(SIGINT)`) is left to the program. After `run`, SIGINT
+/// does again what it did before (see [`signal`](crate::signal)). On other threads `run`
+/// installs nothing.
 ///
 /// # Examples
 ///
@@ -44,7 +61,12 @@ pub fn run<F: Future>(future: F) -> Result<F::Output, LoopError> {
         return Err(LoopError::NestedRun);
     }
     let event_loop = EventLoop::new().map_err(|error| LoopError::Create(error.to_string()))?;
-    let outcome = catch_unwind(AssertUnwindSafe(|| event_loop.run_until_complete(future)));
+    // On the main thread, the first Ctrl-C cancels the main future (signal/interrupt.rs).
+    let mut interrupt = Interrupt::install(&event_loop);
+    let outcome = catch_unwind(AssertUnwindSafe(|| match interrupt.as_mut() {
+        Some(interrupt) => event_loop.run_until_complete(interrupt.race(future)),
+        None => event_loop.run_until_complete(async { Some(future.await) }),
+    }));
     // Cancel leftovers and let them unwind, even after a panic.
     for _ in 0..MAX_CANCEL_ROUNDS {
         if event_loop.cancel_all_tasks() == 0 && event_loop.task_count() == 0 {
@@ -66,8 +88,12 @@ pub fn run<F: Future>(future: F) -> Result<F::Output, LoopError> {
     }));
     // ANCHOR_END: run_shutdown_turn
     let _ = event_loop.close();
+    // Unhook SIGINT only now: a second Ctrl-C during the shutdown still exits.
+    drop(interrupt);
     match outcome {
-        Ok(result) => result,
+        Ok(Ok(Some(output))) => Ok(output),
+        Ok(Ok(None)) => Err(LoopError::Interrupted),
+        Ok(Err(error)) => Err(error),
         Err(payload) => resume_unwind(payload),
     }
 }

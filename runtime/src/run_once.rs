@@ -4,7 +4,8 @@
 //! 2. Compute the poll timeout: zero if work is ready or `stop()` was asked, else the time to
 //!    the earliest timer (rounded *up* to the poller's millisecond, so a timer never fires
 //!    early), else block until an event.
-//! 3. Poll the reactor; turn I/O readiness into task wakes; drain threadsafe posts.
+//! 3. Poll the reactor; turn I/O readiness into task wakes; read the signal self-pipes and
+//!    queue the signal handlers (`signal/`); drain threadsafe posts.
 //! 4. Move every timer due by now to the ready queue.
 //! 5. Run exactly the entries that were ready when this phase began.
 //!
@@ -12,10 +13,10 @@
 //! `catch_unwind`, so a panic never leaves the loop in the middle of an iteration.
 //!
 //! Two refinements over a literal `_run_once`, neither visible to a program:
-//! - when nothing but the shared waker is registered and the timeout is zero, the poll
-//!   syscall is skipped (it could only report threadsafe posts, and the `notified` flag
-//!   already says whether there are any), which makes `yield_now` and tight `call_soon`
-//!   chains cost no syscall per iteration;
+//! - when nothing but the shared waker and signal pipes is registered and the timeout is
+//!   zero, the poll syscall is skipped (it could only report threadsafe posts and signals, and
+//!   the `notified` and `arrived` flags already say whether there are any), which makes
+//!   `yield_now` and tight `call_soon` chains cost no syscall per iteration;
 //! - before blocking while `run_in_executor` jobs are in flight, the loop spins for up to
 //!   50 µs watching the `notified` flag: a completion that arrives meanwhile is taken without
 //!   a syscall on either side (see "Parking" in `remote.rs`);
@@ -63,6 +64,7 @@ impl EventLoop {
         // 1. Drop cancelled timers.
         core.timers.borrow_mut().purge();
 
+        // ANCHOR: compute_timeout
         // 2. Compute the timeout.
         let work_ready = !core.ready.borrow().is_empty() || core.stopping.get();
         let next_deadline = core.timers.borrow_mut().next_deadline();
@@ -77,6 +79,7 @@ impl EventLoop {
                 )),
             }
         };
+        // ANCHOR_END: compute_timeout
 
         // 3. Poll the reactor, wake tasks whose I/O is ready, drain threadsafe posts.
         self.poll_reactor(timeout);
@@ -118,6 +121,7 @@ impl EventLoop {
             let Some(item) = core.ready.borrow_mut().pop_front() else {
                 break;
             };
+            core.io_budget.set(crate::reactor::IO_BUDGET);
             match item {
                 Ready::Callback(entry) => {
                     run_guarded(self, "Exception in callback", || entry.run())
@@ -146,7 +150,8 @@ impl EventLoop {
     }
 
     // ANCHOR: poll_reactor
-    /// Phase 3: poll (or skip the syscall when it could only report posts), then act on it.
+    /// Phase 3: poll (or skip the syscall when it could only report posts and signals that
+    /// did not come), then act on it.
     fn poll_reactor(&self, mut timeout: Option<Duration>) {
         let core = &*self.core;
         // About to block while executor jobs are in flight: spin briefly first, since their
@@ -162,12 +167,16 @@ impl EventLoop {
         if parking && core.shared.park() {
             timeout = Some(Duration::ZERO);
         }
+        // ANCHOR: poll_then_wake
         let outcome = {
             let mut reactor = core.reactor.borrow_mut();
             let Some(reactor) = reactor.as_mut() else {
                 return;
             };
-            let skip = timeout == Some(Duration::ZERO) && reactor.source_count() == 0;
+            // (A signal pipe is not a source: it costs a syscall only once a signal came.)
+            let skip = timeout == Some(Duration::ZERO)
+                && reactor.source_count() == 0
+                && !core.signals.take_arrived();
             if skip {
                 None
             } else {
@@ -192,7 +201,12 @@ impl EventLoop {
             if let Some(reactor) = core.reactor.borrow_mut().as_mut() {
                 reactor.recycle(outcome.wakers);
             }
+            // A signal arrived: queue its handlers and wake its listeners (signal/).
+            if outcome.signals {
+                core.signals.dispatch(self);
+            }
         }
+        // ANCHOR_END: poll_then_wake
         // Drain threadsafe posts if any poster notified us (protocol in remote.rs).
         if core.shared.take_notified() {
             self.drain_remote();

@@ -10,8 +10,9 @@
 //!   ones that finished meanwhile are done at once in the next call). Checked for many seeds
 //!   on the virtual clock against a prediction from the durations.
 //! - S6, `Semaphore`: 600 requests gathered under a `Semaphore(500)`; the measured peak
-//!   concurrency is exactly 500 and every request is answered. Until the network issue lands
-//!   the request is simulated (a sleep of 1 to 2 units on the virtual clock).
+//!   concurrency is exactly 500 and every request is answered. Here the request is simulated
+//!   (a sleep of 1 to 2 units on the virtual clock), so the timing is exact; S6 against a
+//!   real HTTP server is in `scenarios_net.rs`.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -208,8 +209,8 @@ fn s2_pending_tasks_keep_running_between_the_calls() {
 }
 
 /// One simulated HTTP request of S6: "connects", waits for the server a time that depends on
-/// the request (1 to 2 units on the virtual clock), and returns the status. It stands in for a
-/// real request until the network issue lands (then S6 runs against a local hyper server).
+/// the request (1 to 2 units on the virtual clock), and returns the status (the real requests
+/// are in `scenarios_net.rs`).
 async fn simulated_request(i: u64) -> u16 {
     evloop::sleep(UNIT + UNIT * (i % 7) as u32 / 7).await;
     200

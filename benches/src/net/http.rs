@@ -37,6 +37,16 @@ fn builder() -> http1::Builder {
     builder
 }
 
+/// evloop: hyper over `evloop::hyper::HyperIo` on a `LoopThread`, with gather writes on
+/// (evloop's `TcpStream` does real `sendmsg` gathers, as tokio's does under `TokioIo`).
+pub fn evloop() -> Server {
+    servers::evloop("evloop-hyper", |stream| async move {
+        let vectored = std::env::var_os("NET_FLAT").is_none();
+        let io = evloop::hyper::HyperIo::new(stream).vectored(vectored);
+        builder().serve_connection(io, service_fn(hello)).await.ok();
+    })
+}
+
 /// tokio: hyper over `TokioIo` on a current_thread runtime.
 pub fn tokio() -> Server {
     servers::tokio("tokio-hyper", |stream| async move {

@@ -6,8 +6,11 @@
 //! Borrowed halves need no type at all: `&TcpStream` is itself `AsyncRead + AsyncWrite`.
 //! Dropping the write half shuts the write direction down, so the peer reads EOF, as tokio
 //! does; [`OwnedReadHalf::reunite`] puts the two back together without shutting anything.
+//! The halves have the stream's `read`/`write` methods; anything else (addresses, options)
+//! is reached through `as_ref()`.
 
 use std::fmt;
+use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -96,6 +99,64 @@ impl<T: HalfClose> OwnedReadHalf<T> {
         drop(write);
         Ok(Rc::try_unwrap(self.stream)
             .unwrap_or_else(|_| unreachable!("only the two halves hold the stream")))
+    }
+}
+
+impl<T> OwnedReadHalf<T>
+where
+    for<'a> &'a T: AsyncRead,
+{
+    /// Reads some bytes into `buf`; `Ok(0)` is end of stream.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| Pin::new(&mut &*self.stream).poll_read(cx, buf)).await
+    }
+
+    /// Reads exactly `buf.len()` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the stream ends first; the OS's error.
+    pub async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read(buf).await? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => buf = &mut buf[n..],
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: HalfClose> OwnedWriteHalf<T>
+where
+    for<'a> &'a T: AsyncWrite,
+{
+    /// Writes some bytes from `buf`, returning how many the kernel took.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` or `ConnectionReset` when the peer is gone.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| Pin::new(&mut &*self.stream).poll_write(cx, buf)).await
+    }
+
+    /// Writes all of `buf`, waiting whenever the socket is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](OwnedWriteHalf::write).
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
     }
 }
 

@@ -24,6 +24,7 @@ use socket2::SockRef;
 
 use crate::reactor::IoSource;
 
+// ANCHOR: poll_read
 /// Reads into `buf`, waiting for readability (the body of every stream's `poll_read`).
 pub(crate) fn poll_read<S: Source>(
     io: &IoSource<S>,
@@ -41,6 +42,7 @@ where
     }
     Poll::Ready(result)
 }
+// ANCHOR_END: poll_read
 
 /// Writes from `buf`, waiting for writability (the body of every stream's `poll_write`).
 pub(crate) fn poll_write<S: Source + AsFd>(

@@ -120,6 +120,7 @@ impl TcpStream {
         }
     }
 
+    // ANCHOR: read
     /// Reads some bytes into `buf`; `Ok(0)` is end of stream (the peer shut its write side).
     ///
     /// # Errors
@@ -128,6 +129,7 @@ impl TcpStream {
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| stream::poll_read(&self.io, cx, buf)).await
     }
+    // ANCHOR_END: read
 
     /// Reads exactly `buf.len()` bytes.
     ///
