@@ -106,12 +106,12 @@ fn parse_args() -> (Config, Option<String>) {
         (true, true) => (3, 1.0, 0.5),
         (true, false) => (5, 2.0, 0.5),
     };
+    // Careful: count the CPUs before pinning shrinks this process's view to one.
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let client_cpu = match pin.as_str() {
         "none" => None,
         "same" => pin_this_thread(0).then_some(0),
-        "split" if std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) => {
-            pin_this_thread(0).then_some(1)
-        }
+        "split" if cores >= 2 => pin_this_thread(0).then_some(1),
         "split" => {
             eprintln!("net: --pin=split needs 2 CPUs; running unpinned");
             None
@@ -124,6 +124,7 @@ fn parse_args() -> (Config, Option<String>) {
         warm_up,
         only,
         client_cpu,
+        cores,
     };
     (config, filter)
 }
@@ -152,7 +153,6 @@ fn main() {
         .into_iter()
         .filter(|bench| filter.as_deref().is_none_or(|f| bench.name.contains(f)))
         .collect();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let placement = match config.client_cpu {
         None => "unpinned".to_string(),
         Some(0) => "server and client pinned to CPU 0".to_string(),
@@ -165,7 +165,7 @@ fn main() {
         config.rounds,
         config.secs,
         config.warm_up,
-        cores,
+        config.cores,
     );
     println!("{}", load::table_header());
     let mut outcomes = Vec::new();

@@ -89,6 +89,8 @@ pub struct Config {
     pub only: Option<usize>,
     /// The CPU `netload` is pinned to (with `taskset`), if any.
     pub client_cpu: Option<usize>,
+    /// CPUs on the machine (for the report).
+    pub cores: usize,
 }
 
 /// The measured outcome of one bench.
