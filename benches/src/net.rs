@@ -7,6 +7,7 @@
 //! - `--quick` measures 3 rounds of 1 s, for smoke runs;
 //! - `--only=evloop` (or `tokio`, `smol`) runs one server, to profile it alone;
 //! - `--secs=S` measures S seconds per run (default 2), e.g. for a long `perf record`;
+//! - `--rounds=N` measures N rounds (default 5);
 //! - `--pin=same` (default), `--pin=split` or `--pin=none`: where the server and the client
 //!   run (below).
 //!
@@ -78,6 +79,7 @@ fn parse_args() -> (Config, Option<String>) {
     let mut quick = false;
     let mut only = None;
     let mut secs = None;
+    let mut rounds = None;
     let mut filter = None;
     let mut pin = "same".to_string();
     for arg in std::env::args().skip(1) {
@@ -95,13 +97,17 @@ fn parse_args() -> (Config, Option<String>) {
                 let value = &flag["--secs=".len()..];
                 secs = Some(value.parse().expect("--secs= takes a number of seconds"));
             }
+            flag if flag.starts_with("--rounds=") => {
+                let value = &flag["--rounds=".len()..];
+                rounds = Some(value.parse().expect("--rounds= takes a whole number"));
+            }
             flag if flag.starts_with("--pin=") => pin = flag["--pin=".len()..].to_string(),
             // Careful: cargo and libtest pass flags we do not implement; ignore them.
             flag if flag.starts_with('-') => {}
             name => filter = Some(name.to_string()),
         }
     }
-    let (rounds, default_secs, warm_up) = match (bench_mode, quick) {
+    let (default_rounds, default_secs, warm_up) = match (bench_mode, quick) {
         (false, _) => (1, 0.2, 0.1),
         (true, true) => (3, 1.0, 0.5),
         (true, false) => (5, 2.0, 0.5),
@@ -119,7 +125,7 @@ fn parse_args() -> (Config, Option<String>) {
         other => panic!("--pin= takes same, split or none, not {other:?}"),
     };
     let config = Config {
-        rounds,
+        rounds: rounds.unwrap_or(default_rounds),
         secs: secs.unwrap_or(default_secs),
         warm_up,
         only,
