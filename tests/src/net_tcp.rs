@@ -449,3 +449,20 @@ fn reunite_takes_back_its_own_pair_and_hands_back_a_mismatched_one() {
         .unwrap();
     });
 }
+
+#[test]
+fn a_socket_exposes_its_descriptor_and_into_std_keeps_it() {
+    use std::os::fd::{AsFd, AsRawFd};
+    deadline(BUDGET, || {
+        evloop::run(async {
+            let (client, server) = tcp_pair().await;
+            let fd = client.as_raw_fd();
+            assert_eq!(client.as_fd().as_raw_fd(), fd);
+            assert_ne!(server.as_raw_fd(), fd);
+            // The same descriptor comes out of into_std: nothing was duplicated.
+            let std_stream = client.into_std().unwrap();
+            assert_eq!(std_stream.as_raw_fd(), fd);
+        })
+        .unwrap();
+    });
+}

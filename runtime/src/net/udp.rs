@@ -31,7 +31,7 @@ use crate::reactor::IoSource;
 /// ```
 pub struct UdpSocket {
     /// The non-blocking socket and its reactor registration.
-    io: IoSource<mio::net::UdpSocket>,
+    pub(super) io: IoSource<mio::net::UdpSocket>,
 }
 
 impl UdpSocket {
