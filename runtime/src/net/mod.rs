@@ -42,6 +42,33 @@ pub use unix_datagram::UnixDatagram;
 pub use unix_listener::UnixListener;
 pub use unix_stream::UnixStream;
 
+/// Writes `AsFd` and `AsRawFd` for a socket type with an `io: IoSource<..>` field, so its
+/// descriptor can be handed to `socket2::SockRef` or `libc` for options we do not wrap.
+macro_rules! fd_traits {
+    ($($socket:ty),*) => {$(
+        impl std::os::fd::AsFd for $socket {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.io.get_ref().as_fd()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $socket {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.io.get_ref().as_raw_fd()
+            }
+        }
+    )*};
+}
+
+fd_traits!(
+    TcpListener,
+    TcpStream,
+    UdpSocket,
+    UnixListener,
+    UnixStream,
+    UnixDatagram
+);
+
 /// The running loop, or the error every socket constructor returns outside one.
 pub(crate) fn running_loop() -> io::Result<EventLoop> {
     current::running_loop().ok_or_else(|| io::Error::other(LoopError::NoRunningLoop))

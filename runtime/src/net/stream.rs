@@ -34,6 +34,11 @@ pub(crate) fn poll_read<S: Source>(
 where
     for<'a> &'a S: Read,
 {
+    // Careful: a read into an empty buffer asks for nothing, so it answers `Ok(0)` at once
+    // (as std's `Read` allows) instead of waiting for readiness it would not use.
+    if buf.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
     let result = ready!(io.poll_read_with(cx, |mut socket| socket.read(buf)));
     if let Ok(n) = result {
         if n > 0 && n < buf.len() {

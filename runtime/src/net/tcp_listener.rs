@@ -40,7 +40,7 @@ pub(crate) const DEFAULT_BACKLOG: u32 = 1024;
 /// ```
 pub struct TcpListener {
     /// The non-blocking listening socket and its reactor registration.
-    io: IoSource<mio::net::TcpListener>,
+    pub(super) io: IoSource<mio::net::TcpListener>,
     /// The pause the next `accept` takes after the process ran out of descriptors.
     backoff: AcceptBackoff,
 }

@@ -296,6 +296,11 @@ impl TcpStream {
 
     /// Borrowed halves for one reader and one writer in the same scope: both are
     /// `&TcpStream`, which is `AsyncRead + AsyncWrite`.
+    ///
+    /// Careful: with `futures_util::AsyncReadExt` in scope, `stream.split()` resolves to that
+    /// trait's `split(self)` (a by-value receiver wins method lookup), which consumes the
+    /// stream and puts a lock around it. Write `TcpStream::split(&stream)`, or use
+    /// [`into_split`](TcpStream::into_split).
     pub fn split(&self) -> (&TcpStream, &TcpStream) {
         (self, self)
     }

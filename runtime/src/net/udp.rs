@@ -31,7 +31,7 @@ use crate::reactor::IoSource;
 /// ```
 pub struct UdpSocket {
     /// The non-blocking socket and its reactor registration.
-    io: IoSource<mio::net::UdpSocket>,
+    pub(super) io: IoSource<mio::net::UdpSocket>,
 }
 
 impl UdpSocket {
@@ -83,7 +83,8 @@ impl UdpSocket {
     ///
     /// # Errors
     ///
-    /// `NotConnected` without [`connect`](UdpSocket::connect); the OS's error.
+    /// `EDESTADDRREQ` (an error of kind `Uncategorized`) without
+    /// [`connect`](UdpSocket::connect); the OS's error.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_write_with(cx, |socket| socket.send(buf))).await
     }

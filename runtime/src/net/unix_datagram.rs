@@ -31,7 +31,7 @@ use crate::reactor::IoSource;
 /// ```
 pub struct UnixDatagram {
     /// The non-blocking socket and its reactor registration.
-    io: IoSource<mio::net::UnixDatagram>,
+    pub(super) io: IoSource<mio::net::UnixDatagram>,
 }
 
 impl UnixDatagram {

@@ -37,7 +37,7 @@ use crate::reactor::IoSource;
 /// ```
 pub struct UnixListener {
     /// The non-blocking listening socket and its reactor registration.
-    io: IoSource<mio::net::UnixListener>,
+    pub(super) io: IoSource<mio::net::UnixListener>,
     /// The pause the next `accept` takes after the process ran out of descriptors.
     backoff: AcceptBackoff,
 }
