@@ -143,7 +143,11 @@ impl LoopSignals {
     /// it again (its byte was written first), and none is left unread (the notify protocol
     /// of `remote.rs`, with the signal handler as the poster).
     pub(crate) fn take_arrived(&self) -> bool {
-        self.arrived.swap(false, Ordering::SeqCst)
+        // A plain load first: this runs on every syscall-free iteration, where a locked swap
+        // was a measurable part of a `call_soon` chain link (34 -> 29 ns). The swap runs only
+        // once a signal came; a flag set just after the load is seen next iteration, and a
+        // blocking poll never depends on it (it polls the pipes anyway).
+        self.arrived.load(Ordering::Relaxed) && self.arrived.swap(false, Ordering::SeqCst)
     }
 
     /// Sets the handler of `signum`, hooking it if needed; returns the handler it replaced.
