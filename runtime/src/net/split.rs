@@ -120,14 +120,8 @@ where
     /// # Errors
     ///
     /// `UnexpectedEof` if the stream ends first; the OS's error.
-    pub async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        super::stream::read_exact(&*self.stream, buf).await
     }
 }
 
@@ -149,14 +143,8 @@ where
     /// # Errors
     ///
     /// As [`write`](OwnedWriteHalf::write).
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        super::stream::write_all(&*self.stream, buf).await
     }
 }
 

@@ -14,11 +14,14 @@
 //! The [`stream_traits!`] macro writes the same `AsyncRead`/`AsyncWrite` impls for a stream
 //! type and a shared reference to it, so two tasks can read and write one stream at once.
 
+use std::future::poll_fn;
 use std::io::{self, IoSlice, Read};
 use std::net::Shutdown;
 use std::os::fd::AsFd;
+use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use futures_io::{AsyncRead, AsyncWrite};
 use mio::event::Source;
 use socket2::SockRef;
 
@@ -84,17 +87,31 @@ pub(crate) fn poll_write_vectored<S: Source + AsFd>(
     Poll::Ready(result)
 }
 
-/// Writes all of `buf`, waiting whenever the socket is full.
-pub(crate) async fn write_all<S: Source + AsFd>(
-    io: &IoSource<S>,
+/// Reads exactly `buf.len()` bytes (the body of every `read_exact`: streams and read halves).
+pub(crate) async fn read_exact<R: AsyncRead + Unpin>(
+    mut reader: R,
+    mut buf: &mut [u8],
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        match poll_fn(|cx| Pin::new(&mut reader).poll_read(cx, buf)).await? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => buf = &mut buf[n..],
+        }
+    }
+    Ok(())
+}
+
+/// Writes all of `buf`, waiting whenever the socket is full (the body of every `write_all`:
+/// streams and write halves).
+pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
+    mut writer: W,
     mut buf: &[u8],
 ) -> io::Result<()> {
     while !buf.is_empty() {
-        let n = std::future::poll_fn(|cx| poll_write(io, cx, buf)).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
+        match poll_fn(|cx| Pin::new(&mut writer).poll_write(cx, buf)).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => buf = &buf[n..],
         }
-        buf = &buf[n..];
     }
     Ok(())
 }
@@ -113,7 +130,11 @@ pub(crate) fn close_write<S: AsFd>(socket: &S) -> io::Result<()> {
 /// IoSource<mio socket>`.
 macro_rules! stream_traits {
     ($stream:ty) => {
-        impl futures_io::AsyncRead for $stream {
+        $crate::net::stream::stream_traits!(@impl $stream);
+        $crate::net::stream::stream_traits!(@impl &$stream);
+    };
+    (@impl $ty:ty) => {
+        impl futures_io::AsyncRead for $ty {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -123,17 +144,7 @@ macro_rules! stream_traits {
             }
         }
 
-        impl futures_io::AsyncRead for &$stream {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream::poll_read(&self.io, cx, buf)
-            }
-        }
-
-        impl futures_io::AsyncWrite for $stream {
+        impl futures_io::AsyncWrite for $ty {
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -155,38 +166,6 @@ macro_rules! stream_traits {
                 _cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
                 // Nothing is buffered here: every write went to the kernel.
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready($crate::net::stream::close_write(self.io.get_ref()))
-            }
-        }
-
-        impl futures_io::AsyncWrite for &$stream {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream::poll_write(&self.io, cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream::poll_write_vectored(&self.io, cx, bufs)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
                 std::task::Poll::Ready(Ok(()))
             }
 

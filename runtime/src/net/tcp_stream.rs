@@ -136,14 +136,8 @@ impl TcpStream {
     /// # Errors
     ///
     /// `UnexpectedEof` if the stream ends first; the OS's error.
-    pub async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        stream::read_exact(self, buf).await
     }
 
     /// Writes some bytes from `buf`, returning how many the kernel took.
@@ -161,7 +155,7 @@ impl TcpStream {
     ///
     /// As [`write`](TcpStream::write).
     pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        stream::write_all(&self.io, buf).await
+        stream::write_all(self, buf).await
     }
 
     /// Receives bytes without taking them off the socket.

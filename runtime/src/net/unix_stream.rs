@@ -116,14 +116,8 @@ impl UnixStream {
     /// # Errors
     ///
     /// `UnexpectedEof` if the stream ends first; the OS's error.
-    pub async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
+        stream::read_exact(self, buf).await
     }
 
     /// Writes some bytes from `buf`, returning how many the kernel took.
@@ -141,7 +135,7 @@ impl UnixStream {
     ///
     /// As [`write`](UnixStream::write).
     pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        stream::write_all(&self.io, buf).await
+        stream::write_all(self, buf).await
     }
 
     /// Polls a read into `buf` (for hand-written futures and adapters).
