@@ -5,6 +5,8 @@
 //! use the virtual clock where time is the subject, and generous margins otherwise.
 
 mod util;
+#[allow(dead_code)] // TEMP until the debug tests land
+mod log_capture;
 
 mod call_soon;
 mod cancel;
