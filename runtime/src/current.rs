@@ -43,6 +43,7 @@ impl RunningGuard {
                 return Err(LoopError::Closed);
             }
             event_loop.core.running.set(true);
+            event_loop.core.metrics.run_began();
             *running = Some(event_loop.clone());
             Ok(RunningGuard {
                 event_loop: event_loop.clone(),
@@ -56,6 +57,7 @@ impl Drop for RunningGuard {
     fn drop(&mut self) {
         let core = &self.event_loop.core;
         core.running.set(false);
+        core.metrics.run_ended();
         // asyncio resets `_stopping` when run_forever returns.
         core.stopping.set(false);
         let previous = RUNNING.with(|running| running.borrow_mut().take());
@@ -114,6 +116,7 @@ pub fn get_running_loop() -> Result<EventLoop, LoopError> {
 /// let value = evloop::run(async { evloop::spawn(async { 7 }).await.unwrap() }).unwrap();
 /// assert_eq!(value, 7);
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> Task<F::Output>
 where
     F: Future + 'static,

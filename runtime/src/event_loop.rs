@@ -16,6 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +86,12 @@ pub struct Builder {
     virtual_clock: bool,
     /// Size of the default executor, when it is created (`None`: the pool's default).
     default_executor_max_workers: Option<usize>,
+    /// Debug mode; `None`: whether `EVLOOP_DEBUG` is set (`debug.rs`).
+    debug: Option<bool>,
+    /// Debug mode's slow-callback threshold; `None`: 100 ms.
+    slow_callback_duration: Option<Duration>,
+    /// The recorder to record a trace into, if any.
+    trace: Option<crate::trace::Recorder>,
 }
 
 impl Builder {
@@ -107,6 +114,28 @@ impl Builder {
         self
     }
 
+    /// Turns debug mode on or off (asyncio's `loop.set_debug`); by default it is on only if
+    /// the environment variable `EVLOOP_DEBUG` is `1`, `true` or `yes`. See
+    /// [`EventLoop::set_debug`] for what it reports.
+    pub fn debug(mut self, enabled: bool) -> Self {
+        self.debug = Some(enabled);
+        self
+    }
+
+    /// The run time above which debug mode reports a callback or a task poll as slow
+    /// (asyncio's `slow_callback_duration`; default 100 ms).
+    pub fn slow_callback_duration(mut self, threshold: Duration) -> Self {
+        self.slow_callback_duration = Some(threshold);
+        self
+    }
+
+    /// Records a trace of the loop (and of the jobs it hands to pools) into `recorder`
+    /// (see [`trace`](crate::trace)).
+    pub fn trace(mut self, recorder: &crate::trace::Recorder) -> Self {
+        self.trace = Some(recorder.clone());
+        self
+    }
+
     /// Creates the loop.
     ///
     /// # Errors
@@ -124,6 +153,11 @@ impl Builder {
             Clock::Real
         };
         let timers = TimerHeap::new(clock.now());
+        let debug = self.debug.unwrap_or_else(crate::debug::from_env);
+        shared.set_debug(debug);
+        let trace = self
+            .trace
+            .map(|recorder| crate::trace::LoopTrace::new(recorder, id));
         let core = Core {
             id,
             clock,
@@ -149,6 +183,15 @@ impl Builder {
             executor_inflight: Cell::new(0),
             io_budget: Cell::new(crate::reactor::IO_BUDGET),
             signals: crate::signal::LoopSignals::default(),
+            debug: Cell::new(debug),
+            slow_callback_duration: Cell::new(
+                self.slow_callback_duration
+                    .unwrap_or(crate::debug::DEFAULT_SLOW_CALLBACK_DURATION),
+            ),
+            observed: Cell::new(debug || trace.is_some()),
+            trace: RefCell::new(trace),
+            main_at: Cell::new(None),
+            metrics: crate::metrics::Counters::default(),
         };
         Ok(EventLoop {
             core: Rc::new(core),
@@ -188,9 +231,10 @@ impl EventLoop {
     /// # Panics
     ///
     /// If the loop is closed (asyncio raises "Event loop is closed").
+    #[track_caller]
     pub fn call_soon<F: FnOnce() + 'static>(&self, f: F) -> Handle {
         self.refuse_if_closed("call_soon");
-        let entry = Entry::new_rc(f, EntryState::Ready);
+        let entry = Entry::new_rc(f, EntryState::Ready, Location::caller());
         self.core
             .ready
             .borrow_mut()
@@ -204,6 +248,7 @@ impl EventLoop {
     /// # Panics
     ///
     /// If the loop is closed.
+    #[track_caller]
     pub fn call_later<F: FnOnce() + 'static>(&self, delay: Duration, f: F) -> TimerHandle {
         self.refuse_if_closed("call_later");
         let when = self.core.clock.deadline_after(delay);
@@ -218,9 +263,10 @@ impl EventLoop {
     /// # Panics
     ///
     /// If the loop is closed.
+    #[track_caller]
     pub fn call_at<F: FnOnce() + 'static>(&self, when: Instant, f: F) -> TimerHandle {
         self.refuse_if_closed("call_at");
-        let entry = Entry::new_rc(f, EntryState::Timer);
+        let entry = Entry::new_rc(f, EntryState::Timer, Location::caller());
         let mut timers = self.core.timers.borrow_mut();
         timers.push(when, entry.clone());
         TimerHandle {
@@ -237,7 +283,17 @@ impl EventLoop {
     /// # Panics
     ///
     /// If the loop is closed.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.spawn_at(future, Location::caller())
+    }
+
+    /// `spawn`, naming `at` as the place the task was spawned from (for debug reports).
+    pub(crate) fn spawn_at<F>(&self, future: F, at: &'static Location<'static>) -> Task<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
@@ -250,9 +306,10 @@ impl EventLoop {
         let key = tasks.vacant_key();
         // The task runs in a copy of its creator's context (contextvars semantics).
         let context = crate::context::Context::current();
-        let cell = TaskCell::new(Box::pin(future), id, key, Rc::downgrade(core), context);
+        let cell = TaskCell::new(Box::pin(future), id, key, Rc::downgrade(core), context, at);
         tasks.insert(cell.clone());
         drop(tasks);
+        crate::metrics::bump(&core.metrics.tasks_spawned);
         core.schedule(cell.clone());
         Task { cell }
     }
@@ -268,8 +325,10 @@ impl EventLoop {
     /// [`LoopError::NestedRun`] if a loop is already running on this thread,
     /// [`LoopError::Closed`] if this loop is closed, [`LoopError::StoppedBeforeComplete`] if
     /// `stop()` was called before `future` completed.
+    #[track_caller]
     pub fn run_until_complete<F: Future>(&self, future: F) -> Result<F::Output, LoopError> {
         let _running = RunningGuard::enter(self)?;
+        self.core.main_at.set(Some(Location::caller()));
         let output = Cell::new(None);
         let wrapped = pin!(async {
             output.set(Some(crate::context::InContext::new(future).await));

@@ -31,9 +31,11 @@
 
 use std::future::Future;
 use std::ops::Deref;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use evloop_pools::{Executor, JobError, JobHandle, JobScope, ThreadPool, TrySubmitError};
 use parking_lot::Mutex;
@@ -42,6 +44,8 @@ use crate::context::Context as VarContext;
 use crate::current;
 use crate::error::LoopError;
 use crate::event_loop::EventLoop;
+use crate::label::Label;
+use crate::trace::{current_track, thread_title, LoopTrace, Phase};
 
 // ANCHOR: run_in_executor_future
 /// Where a [`RunInExecutor`] future is.
@@ -73,10 +77,48 @@ where
     /// Counts this future in its loop's `executor_inflight` until it resolves or is dropped.
     inflight: Option<InFlight>,
     /// A copy of the caller's context, kept while the job waits for room: a thread job runs
-    /// inside it on the worker (`in_context`).
+    /// inside it on the worker (`job_scope`).
     context: VarContext,
+    /// The job's trace flow, while the loop records a trace (`trace/`).
+    trace: Option<JobTrace>,
 }
 // ANCHOR_END: run_in_executor_future
+
+/// A traced job: where its slice goes and the flow arrow that links it to the loop.
+struct JobTrace {
+    /// The loop's recorder and track.
+    loop_trace: LoopTrace,
+    /// The flow arrow: submit (loop) -> job (worker) -> result (loop).
+    flow: u64,
+    /// The job's name (its closure's type).
+    name: &'static str,
+}
+
+impl JobTrace {
+    /// Starts a flow at the submitting poll, if `event_loop` records a trace.
+    fn start(event_loop: &EventLoop, name: &'static str) -> Option<JobTrace> {
+        let loop_trace = event_loop.core.trace.borrow().clone()?;
+        let flow = loop_trace.recorder.next_flow();
+        loop_trace
+            .recorder
+            .flow(Phase::FlowStart, flow, loop_trace.track, Instant::now());
+        Some(JobTrace {
+            loop_trace,
+            flow,
+            name,
+        })
+    }
+
+    /// Ends the flow at the poll that received the job's outcome.
+    fn finish(self) {
+        let JobTrace {
+            loop_trace, flow, ..
+        } = self;
+        loop_trace
+            .recorder
+            .flow(Phase::FlowEnd, flow, loop_trace.track, Instant::now());
+    }
+}
 
 /// One unresolved `run_in_executor` future, counted in `Core::executor_inflight` (the loop
 /// spins briefly before blocking while the count is not zero).
@@ -110,10 +152,11 @@ where
     P::Target: Executor<J>,
 {
     // ANCHOR: run_in_executor_new
-    /// Queues `job` now if there is room (eager, like asyncio).
-    fn new(event_loop: &EventLoop, pool: P, job: J) -> Self {
+    /// Queues `job` (named `name` in traces) now if there is room (eager, like asyncio).
+    fn new(event_loop: &EventLoop, pool: P, job: J, name: &'static str) -> Self {
         let context = VarContext::current();
-        let stage = match pool.try_submit_job_scoped(job, in_context(&context)) {
+        let trace = JobTrace::start(event_loop, name);
+        let stage = match pool.try_submit_job_scoped(job, job_scope(&context, trace.as_ref())) {
             Ok(handle) => Stage::Submitted(handle),
             Err(TrySubmitError::Full(job)) => Stage::Waiting(job),
             Err(TrySubmitError::Refused(_, error)) => Stage::Refused(error),
@@ -127,17 +170,38 @@ where
             stage,
             inflight,
             context,
+            trace,
         }
     }
     // ANCHOR_END: run_in_executor_new
 }
 
+// ANCHOR: job_scope
 /// The scope a thread job runs inside: `context` installed as the worker thread's current
-/// context (what the job sets stays in a copy), like `asyncio.to_thread`.
-fn in_context(context: &VarContext) -> JobScope {
+/// context (what the job sets stays in a copy), like `asyncio.to_thread`; and, while the loop
+/// records a trace, the job's slice on its worker's track and the middle of its flow arrow.
+fn job_scope(context: &VarContext, trace: Option<&JobTrace>) -> JobScope {
     let context = context.clone();
-    JobScope::new(move |job| context.run_owned(job))
+    let Some(trace) = trace else {
+        return JobScope::new(move |job| context.run_owned(job));
+    };
+    let recorder = trace.loop_trace.recorder.clone();
+    let (flow, name) = (trace.flow, trace.name);
+    JobScope::new(move |job| {
+        let track = current_track();
+        recorder.name_track(track, || thread_title(track));
+        let start = Instant::now();
+        let ran = catch_unwind(AssertUnwindSafe(|| context.run_owned(job)));
+        let end = Instant::now();
+        recorder.slice(Label::Job { name }, track, start, end);
+        let middle = start + end.saturating_duration_since(start) / 2;
+        recorder.flow(Phase::FlowStep, flow, track, middle);
+        if let Err(payload) = ran {
+            resume_unwind(payload);
+        }
+    })
 }
+// ANCHOR_END: job_scope
 
 // The future never pins its fields: `JobHandle` is `Unpin` and the job is moved, not polled.
 impl<P, J> Unpin for RunInExecutor<P, J>
@@ -161,7 +225,7 @@ where
             match std::mem::replace(&mut this.stage, Stage::Done) {
                 Stage::Waiting(job) => match this
                     .pool
-                    .try_submit_job_scoped(job, in_context(&this.context))
+                    .try_submit_job_scoped(job, job_scope(&this.context, this.trace.as_ref()))
                 {
                     Ok(handle) => this.stage = Stage::Submitted(handle),
                     Err(TrySubmitError::Refused(_, error)) => {
@@ -180,6 +244,9 @@ where
                     return match Pin::new(&mut handle).poll(cx) {
                         Poll::Ready(outcome) => {
                             this.inflight = None;
+                            if let Some(trace) = this.trace.take() {
+                                trace.finish();
+                            }
                             Poll::Ready(outcome)
                         }
                         Poll::Pending => {
@@ -262,7 +329,7 @@ impl EventLoop {
         P: Deref,
         P::Target: Executor<J>,
     {
-        RunInExecutor::new(self, executor, job)
+        RunInExecutor::new(self, executor, job, std::any::type_name::<J>())
     }
     // ANCHOR_END: run_in_executor
 
@@ -278,7 +345,7 @@ impl EventLoop {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        RunInExecutor::new(self, self.default_executor(), f)
+        RunInExecutor::new(self, self.default_executor(), f, std::any::type_name::<F>())
     }
 
     // ANCHOR: default_executor
@@ -423,6 +490,6 @@ where
     // Like asyncio.to_thread: the job runs in a copy of the caller's context (every
     // run_in_executor job does, see RunInExecutor::new).
     let job: Box<dyn FnOnce() -> R + Send> = Box::new(f);
-    RunInExecutor::new(&lp, lp.default_executor(), job)
+    RunInExecutor::new(&lp, lp.default_executor(), job, std::any::type_name::<F>())
 }
 // ANCHOR_END: to_thread

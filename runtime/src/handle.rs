@@ -21,6 +21,7 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::panic::Location;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -51,6 +52,9 @@ pub(crate) trait Callback {
     fn cancel(&self) -> EntryState;
     /// Drops the closure unrun (used by `close()`); the entry becomes `Done`.
     fn discard(&self);
+    /// Names the callback for debug reports and traces (its closure type, where it was
+    /// scheduled).
+    fn label(&self) -> crate::label::Label;
 }
 
 /// One scheduled callback: its state and, until it runs, the closure itself.
@@ -63,15 +67,23 @@ pub(crate) struct Entry<F> {
     /// it (asyncio's `call_soon(..., context=copy_context())`), so a callback sees the
     /// context variables of the task that scheduled it.
     context: Cell<Context>,
+    /// Where `call_soon`/`call_later`/`call_at` was called (`#[track_caller]`), so debug
+    /// mode and the trace can say which callback was slow.
+    at: &'static Location<'static>,
 }
 
 impl<F: FnOnce() + 'static> Entry<F> {
     /// A new entry in the given pending state, type-erased for the queues.
-    pub(crate) fn new_rc(closure: F, state: EntryState) -> Rc<dyn Callback> {
+    pub(crate) fn new_rc(
+        closure: F,
+        state: EntryState,
+        at: &'static Location<'static>,
+    ) -> Rc<dyn Callback> {
         Rc::new(Entry {
             state: Cell::new(state),
             closure: Cell::new(Some(closure)),
             context: Cell::new(Context::current()),
+            at,
         })
     }
 }
@@ -110,6 +122,13 @@ impl<F: FnOnce()> Callback for Entry<F> {
         if matches!(self.state.get(), EntryState::Ready | EntryState::Timer) {
             self.state.set(EntryState::Done);
             drop(self.closure.take());
+        }
+    }
+
+    fn label(&self) -> crate::label::Label {
+        crate::label::Label::Callback {
+            name: std::any::type_name::<F>(),
+            at: self.at,
         }
     }
 }

@@ -80,6 +80,7 @@ mod clock;
 mod combinators;
 mod context;
 mod current;
+pub mod debug;
 mod error;
 mod event_loop;
 mod exception;
@@ -87,8 +88,10 @@ mod executor;
 mod handle;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+mod label;
 mod loop_core;
 mod loop_thread;
+mod metrics;
 pub mod net;
 mod reactor;
 mod ready;
@@ -103,6 +106,7 @@ mod task_group;
 mod threadsafe_task;
 mod timer_queue;
 mod timers;
+pub mod trace;
 
 pub use combinators::{
     as_completed, as_completed_tasks, gather, gather_outcomes, gather_tasks, shield, timeout,
@@ -117,6 +121,7 @@ pub use exception::{default_exception_handler, ExceptionContext, ExceptionHandle
 pub use executor::{to_thread, RunInDefaultExecutor, RunInExecutor, ToThread};
 pub use handle::{Handle, TimerHandle};
 pub use loop_thread::LoopThread;
+pub use metrics::LoopMetrics;
 pub use reactor::IoSource;
 pub use remote::LoopHandle;
 pub use run::run;

@@ -13,10 +13,10 @@
 //! is popped, the borrow released, then the work runs.
 
 use std::cell::{Cell, RefCell};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use slab::Slab;
@@ -30,6 +30,7 @@ use crate::remote::{Remote, Shared};
 use crate::task::waker::{WakerPair, MAIN_KEY};
 use crate::task::{Outcome, Runnable};
 use crate::timers::{Due, TimerHeap, WakeTarget};
+use crate::trace::LoopTrace;
 
 /// The `!Send` state of one loop. Only its own thread ever touches it.
 pub(crate) struct Core {
@@ -88,6 +89,19 @@ pub(crate) struct Core {
     /// The signals this loop listens to: their self-pipes, handlers and listeners
     /// (`signal/loop_signals.rs`); emptied by `close`.
     pub(crate) signals: crate::signal::LoopSignals,
+    /// Debug mode (`debug.rs`): report slow callbacks, pending tasks dropped by `close`.
+    pub(crate) debug: Cell<bool>,
+    /// The run time above which debug mode reports a callback or task poll as slow.
+    pub(crate) slow_callback_duration: Cell<Duration>,
+    /// The trace recorder this loop records into, if any (`trace/`).
+    pub(crate) trace: RefCell<Option<LoopTrace>>,
+    /// `debug || trace.is_some()`, read once per iteration to pick the run phase's path:
+    /// the plain one reads no clock and names nothing (`run_once.rs`).
+    pub(crate) observed: Cell<bool>,
+    /// Where the current `run_until_complete` was called, to name its future in reports.
+    pub(crate) main_at: Cell<Option<&'static Location<'static>>>,
+    /// The always-on counters behind `EventLoop::metrics` (`metrics.rs`).
+    pub(crate) metrics: crate::metrics::Counters,
 }
 
 /// Which task is being polled, and its waker's identity (data and vtable pointers, only
@@ -122,6 +136,12 @@ impl PollingTask {
 }
 
 impl Core {
+    /// Recomputes `observed` after debug mode or the trace changed.
+    pub(crate) fn update_observed(&self) {
+        self.observed
+            .set(self.debug.get() || self.trace.borrow().is_some());
+    }
+
     /// Queues a task for a poll unless it is already queued.
     pub(crate) fn schedule(&self, task: Rc<dyn Runnable>) {
         let header = task.header();
@@ -295,7 +315,16 @@ impl Core {
             .into_iter()
             .map(|(_, task)| task)
             .collect();
+        let trace = self.trace.borrow().clone();
         for task in tasks {
+            if task.header().outcome.get() == crate::task::Outcome::Pending {
+                if self.debug.get() {
+                    crate::debug::report_pending_task_dropped(self.id, &task.header().label());
+                }
+                if let Some(trace) = &trace {
+                    trace.instant(task.header().label());
+                }
+            }
             task.finish_cancelled(self);
         }
         // Drop threadsafe posts still in the channel, then the receiver: later sends fail.

@@ -41,7 +41,7 @@
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -55,6 +55,8 @@ pub(crate) trait RemoteCall: Send {
     fn call(self: Box<Self>);
     /// Turns it back into its concrete type, to hand it back to a refused poster.
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+    /// Its type name, for debug reports and traces.
+    fn name(&self) -> &'static str;
 }
 
 /// A `call_soon_threadsafe` closure, and a copy of the poster's context to run it in (as
@@ -75,6 +77,9 @@ impl<F: FnOnce() + Send + 'static> RemoteCall for CallSoon<F> {
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
         self
+    }
+    fn name(&self) -> &'static str {
+        std::any::type_name::<F>()
     }
 }
 
@@ -121,6 +126,11 @@ pub(crate) struct Shared {
     parked: AtomicBool,
     /// Set by `close()` before it drains; posters check it first.
     closed: AtomicBool,
+    /// The loop's debug mode, for reporting posts refused by a closed loop (`debug.rs`).
+    debug: AtomicBool,
+    /// `mio::Waker` syscalls made by posters (the `wakeups` metric): bumped only on the path
+    /// that makes the syscall, so the common post pays nothing for it.
+    wakeups: AtomicU64,
 }
 
 impl Shared {
@@ -135,6 +145,8 @@ impl Shared {
             notified: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            debug: AtomicBool::new(false),
+            wakeups: AtomicU64::new(0),
         });
         (shared, receiver)
     }
@@ -167,6 +179,7 @@ impl Shared {
             // Careful: a failed wake (only possible if the eventfd is gone) is ignored: the
             // loop is then closed and the message was or will be refused.
             let _ = self.waker.wake();
+            self.wakeups.fetch_add(1, Ordering::Relaxed);
         }
     }
     // ANCHOR_END: notify
@@ -209,6 +222,23 @@ impl Shared {
     /// Whether `close()` has begun.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// How many wakeup syscalls posters made.
+    pub(crate) fn wakeups(&self) -> u64 {
+        self.wakeups.load(Ordering::Relaxed)
+    }
+
+    /// Sets the debug flag (a copy of the loop's).
+    pub(crate) fn set_debug(&self, enabled: bool) {
+        self.debug.store(enabled, Ordering::Relaxed);
+    }
+
+    /// In debug mode, reports `call` (refused because the loop is closed) for `what`.
+    pub(crate) fn report_refused(&self, call: &str, what: &str) {
+        if self.debug.load(Ordering::Relaxed) {
+            crate::debug::report_closed_post(self.loop_id, call, what);
+        }
     }
 
     /// Marks the loop closed (first step of `close()`).
@@ -262,11 +292,15 @@ impl LoopHandle {
         F: FnOnce() + Send + 'static,
     {
         if self.shared.is_closed() {
+            self.shared
+                .report_refused("call_soon_threadsafe", std::any::type_name::<F>());
             return Err(LoopClosed(f));
         }
         match self.shared.post(Remote::Call(Box::new(CallSoon::new(f)))) {
             Ok(()) => Ok(()),
             Err(Remote::Call(call)) => {
+                self.shared
+                    .report_refused("call_soon_threadsafe", std::any::type_name::<F>());
                 let call = call
                     .into_any()
                     .downcast::<CallSoon<F>>()
@@ -293,6 +327,7 @@ impl LoopHandle {
     /// assert_eq!(task.result(), Ok(42));
     /// thread.stop().unwrap();
     /// ```
+    #[track_caller]
     pub fn spawn_threadsafe<F>(&self, future: F) -> Result<ThreadsafeTask<F::Output>, LoopClosed<F>>
     where
         F: Future + Send + 'static,
@@ -325,6 +360,7 @@ impl LoopHandle {
     /// assert_eq!(task.result(), Ok(42));
     /// thread.stop().unwrap();
     /// ```
+    #[track_caller]
     pub fn spawn_threadsafe_with<M, F>(
         &self,
         make_future: M,
@@ -339,14 +375,20 @@ impl LoopHandle {
     }
 
     /// Posts a task start; hands the start back if the loop is closed.
+    #[track_caller]
     fn post_spawn<S: Start>(&self, start: S) -> Result<ThreadsafeTask<S::Output>, S> {
         if self.shared.is_closed() {
+            self.shared
+                .report_refused("spawn_threadsafe", std::any::type_name::<S>());
             return Err(start);
         }
-        let (job, task) = SpawnRemote::new(start, self.shared.clone());
+        let (job, task) =
+            SpawnRemote::new(start, self.shared.clone(), std::panic::Location::caller());
         match self.shared.post(Remote::Call(Box::new(job))) {
             Ok(()) => Ok(task),
             Err(Remote::Call(call)) => {
+                self.shared
+                    .report_refused("spawn_threadsafe", std::any::type_name::<S>());
                 let job = call
                     .into_any()
                     .downcast::<SpawnRemote<S>>()
@@ -366,9 +408,11 @@ impl LoopHandle {
     ///
     /// [`LoopError::Closed`] if the loop is closed.
     pub fn stop(&self) -> Result<(), LoopError> {
-        self.shared
-            .post(Remote::Stop)
-            .map_err(|_| LoopError::Closed)
+        self.shared.post(Remote::Stop).map_err(|_| {
+            self.shared
+                .report_refused("LoopHandle::stop", "the stop request");
+            LoopError::Closed
+        })
     }
 
     /// Whether the loop has been closed.

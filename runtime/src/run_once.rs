@@ -27,15 +27,18 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::panic_message;
 use crate::event_loop::EventLoop;
 use crate::exception::ExceptionContext;
+use crate::label::Label;
 use crate::loop_core::{PollingTarget, PollingTask};
+use crate::metrics::bump;
 use crate::ready::Ready;
 use crate::remote::Remote;
 use crate::timers::Due;
+use crate::trace::{Event, LoopTrace, Phase};
 
 /// The future of `run_until_complete`, which lives on that call's stack.
 pub(crate) struct MainFuture<'a> {
@@ -115,39 +118,98 @@ impl EventLoop {
         }
 
         // 5. Run exactly the entries that were ready when this phase began; what they
-        //    schedule runs next iteration, after the next poll.
+        //    schedule runs next iteration, after the next poll. (Debug mode and the trace
+        //    recorder take the observed path, which times and names each entry; the plain
+        //    path reads no clock.)
         let ntodo = core.ready.borrow().len();
+        bump(&core.metrics.iterations);
+        if ntodo > core.metrics.ready_depth_max.get() {
+            core.metrics.ready_depth_max.set(ntodo);
+        }
+        if core.observed.get() {
+            self.run_ready_observed(ntodo, &mut main);
+            return;
+        }
         for _ in 0..ntodo {
             let Some(item) = core.ready.borrow_mut().pop_front() else {
                 break;
             };
-            core.io_budget.set(crate::reactor::IO_BUDGET);
-            match item {
-                Ready::Callback(entry) => {
-                    run_guarded(self, "Exception in callback", || entry.run())
-                }
-                Ready::Remote(call) => {
-                    run_guarded(self, "Exception in callback (call_soon_threadsafe)", || {
-                        call.call()
-                    })
-                }
-                Ready::Task(task) => task.run(core),
-                Ready::Main => {
-                    core.main_scheduled.set(false);
-                    if let Some(main) = main.as_deref_mut() {
-                        let id = core.main_id.get();
-                        core.polling
-                            .set(Some(PollingTask::new(PollingTarget::Main(id), &main.waker)));
-                        // Careful: a panic here unwinds out of run_until_complete; `polling`
-                        // then names a future that no longer runs, which is harmless: the
-                        // main id is retired and the next poll overwrites it.
-                        poll_main(main);
-                        core.polling.set(None);
-                    }
+            self.run_entry(item, &mut main);
+        }
+    }
+
+    // ANCHOR: run_entry
+    /// Runs one ready entry: a callback, a posted closure, a task poll, or the main future.
+    fn run_entry(&self, item: Ready, main: &mut Option<&mut MainFuture<'_>>) {
+        let core = &*self.core;
+        core.io_budget.set(crate::reactor::IO_BUDGET);
+        match item {
+            Ready::Callback(entry) => {
+                bump(&core.metrics.callbacks_run);
+                run_guarded(self, "Exception in callback", || entry.run())
+            }
+            Ready::Remote(call) => {
+                bump(&core.metrics.callbacks_run);
+                run_guarded(self, "Exception in callback (call_soon_threadsafe)", || {
+                    call.call()
+                })
+            }
+            Ready::Task(task) => {
+                bump(&core.metrics.task_polls);
+                task.run(core)
+            }
+            Ready::Main => {
+                core.main_scheduled.set(false);
+                if let Some(main) = main.as_deref_mut() {
+                    bump(&core.metrics.task_polls);
+                    let id = core.main_id.get();
+                    core.polling
+                        .set(Some(PollingTask::new(PollingTarget::Main(id), &main.waker)));
+                    // Careful: a panic here unwinds out of run_until_complete; `polling`
+                    // then names a future that no longer runs, which is harmless: the
+                    // main id is retired and the next poll overwrites it.
+                    poll_main(main);
+                    core.polling.set(None);
                 }
             }
         }
     }
+    // ANCHOR_END: run_entry
+
+    // ANCHOR: run_ready_observed
+    /// Phase 5 with debug mode or a trace on: each entry is named before it runs and timed;
+    /// a slow one is reported (once), and each becomes a trace slice.
+    fn run_ready_observed(&self, ntodo: usize, main: &mut Option<&mut MainFuture<'_>>) {
+        let core = &*self.core;
+        let trace = core.trace.borrow().clone();
+        let debug = core.debug.get();
+        let slow = core.slow_callback_duration.get();
+        for _ in 0..ntodo {
+            let Some(item) = core.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            let label = match &item {
+                Ready::Callback(entry) => entry.label(),
+                Ready::Remote(call) => Label::Threadsafe { name: call.name() },
+                Ready::Task(task) => task.header().label(),
+                Ready::Main => Label::Main {
+                    at: core.main_at.get(),
+                },
+            };
+            let start = Instant::now();
+            self.run_entry(item, main);
+            let end = Instant::now();
+            let took = end.saturating_duration_since(start);
+            if debug && took >= slow {
+                bump(&core.metrics.slow_callbacks);
+                crate::debug::report_slow(&label, took);
+            }
+            if let Some(trace) = &trace {
+                trace.recorder.slice(label, trace.track, start, end);
+            }
+        }
+    }
+    // ANCHOR_END: run_ready_observed
 
     // ANCHOR: poll_reactor
     /// Phase 3: poll (or skip the syscall when it could only report posts and signals that
@@ -180,7 +242,23 @@ impl EventLoop {
             if skip {
                 None
             } else {
-                match reactor.poll(timeout) {
+                // The clock is read around the syscall only (`metrics.rs`, "Time").
+                let start = Instant::now();
+                let polled = reactor.poll(timeout);
+                let end = Instant::now();
+                let counters = &core.metrics;
+                bump(&counters.polls);
+                counters
+                    .time_polling
+                    .set(counters.time_polling.get() + end.saturating_duration_since(start));
+                if core.observed.get() {
+                    if let (Some(trace), Ok(outcome)) = (&*core.trace.borrow(), &polled) {
+                        trace
+                            .recorder
+                            .push(poll_slice(trace, start, end, outcome.wakers.len()));
+                    }
+                }
+                match polled {
                     Ok(outcome) => Some(outcome),
                     Err(error) => panic!(
                         "evloop: the OS poller (epoll) failed: {error}; the loop cannot wait \
@@ -226,6 +304,7 @@ impl EventLoop {
             let Some(message) = message else {
                 break;
             };
+            bump(&core.metrics.threadsafe_posts);
             match message {
                 Remote::Call(call) => core.ready.borrow_mut().push_back(Ready::Remote(call)),
                 Remote::Wake { key, task_id } => core.wake_task(key, task_id),
@@ -261,6 +340,21 @@ fn spin_until_notified(shared: &crate::remote::Shared) -> bool {
     }
 }
 // ANCHOR_END: spin_until_notified
+
+/// The trace slice of one poller syscall, with the number of I/O wakes it brought.
+fn poll_slice(trace: &LoopTrace, start: Instant, end: Instant, wakes: usize) -> Event {
+    Event {
+        phase: Phase::Slice {
+            dur_ns: u64::try_from(end.saturating_duration_since(start).as_nanos())
+                .unwrap_or(u64::MAX),
+        },
+        label: Label::Static("poll"),
+        track: trace.track,
+        ts_ns: trace.recorder.ns_since_epoch(start),
+        flow: 0,
+        arg: Some(("io_wakes", wakes as u64)),
+    }
+}
 
 /// Runs a callback, sending its panic (if any) to the exception handler.
 fn run_guarded(event_loop: &EventLoop, message: &str, callback: impl FnOnce()) {

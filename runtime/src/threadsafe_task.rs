@@ -133,11 +133,17 @@ pub(crate) struct SpawnRemote<S: Start> {
     start: Option<S>,
     /// Where the outcome goes.
     state: Arc<State<S::Output>>,
+    /// Where `spawn_threadsafe` was called: the task's spawn location in debug reports.
+    at: &'static std::panic::Location<'static>,
 }
 
 impl<S: Start> SpawnRemote<S> {
     /// The message, and the handle the poster keeps.
-    pub(crate) fn new(start: S, shared: Arc<Shared>) -> (Self, ThreadsafeTask<S::Output>) {
+    pub(crate) fn new(
+        start: S,
+        shared: Arc<Shared>,
+        at: &'static std::panic::Location<'static>,
+    ) -> (Self, ThreadsafeTask<S::Output>) {
         let state = Arc::new(State {
             inner: Mutex::new(Inner {
                 outcome: None,
@@ -151,6 +157,7 @@ impl<S: Start> SpawnRemote<S> {
         let job = SpawnRemote {
             start: Some(start),
             state: state.clone(),
+            at,
         };
         (job, ThreadsafeTask { state, shared })
     }
@@ -199,16 +206,23 @@ impl<S: Start> RemoteCall for SpawnRemote<S> {
         let event_loop =
             current::running_loop().expect("threadsafe posts run inside the loop's run phase");
         let guard = ResolveOnDrop(Some(self.state.clone()));
-        let task = event_loop.spawn(async move {
-            let outcome = CatchUnwind::new(future).await;
-            guard.resolve(outcome);
-        });
+        let task = event_loop.spawn_at(
+            async move {
+                let outcome = CatchUnwind::new(future).await;
+                guard.resolve(outcome);
+            },
+            self.at,
+        );
         inner.task = Some(task.key_and_id());
     }
     // ANCHOR_END: spawn_remote_call
 
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
         self
+    }
+
+    fn name(&self) -> &'static str {
+        std::any::type_name::<S>()
     }
 }
 

@@ -205,6 +205,11 @@ impl TimerHeap {
         self.heap.len()
     }
 
+    /// Live entries in the heap (what the `timers_pending` metric shows).
+    pub(crate) fn live_len(&self) -> usize {
+        self.heap.len().saturating_sub(self.cancelled.get())
+    }
+
     /// Drops dead entries: rebuild if they are the majority, else pop those on top.
     pub(crate) fn purge(&mut self) {
         let dead = self.cancelled.get();

@@ -4,9 +4,9 @@
 //! counts threads and file descriptors), so a hang fails in seconds. Time-based assertions
 //! use the virtual clock where time is the subject, and generous margins otherwise.
 
-mod util;
 #[allow(dead_code)] // TEMP until the debug tests land
 mod log_capture;
+mod util;
 
 mod call_soon;
 mod cancel;

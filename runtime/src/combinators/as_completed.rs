@@ -62,6 +62,7 @@ pub type Completed<T> = Result<(usize, Result<T, TaskError>), TimedOut>;
 /// .unwrap();
 /// assert_eq!(order, [(1, 10), (2, 20), (0, 30)]);
 /// ```
+#[track_caller]
 pub fn as_completed<F>(
     futures: impl IntoIterator<Item = F>,
     timeout: Option<Duration>,
@@ -72,7 +73,11 @@ where
 {
     let lp = running_loop()
         .unwrap_or_else(|| panic!("evloop::as_completed: {}", LoopError::NoRunningLoop));
-    as_completed_tasks(futures.into_iter().map(|future| lp.spawn(future)), timeout)
+    let at = std::panic::Location::caller();
+    as_completed_tasks(
+        futures.into_iter().map(|future| lp.spawn_at(future, at)),
+        timeout,
+    )
 }
 
 /// Like [`as_completed`], for tasks already spawned.

@@ -60,6 +60,7 @@ use crate::task::Task;
 /// .unwrap();
 /// assert_eq!(values, Ok(vec![30, 10, 20])); // the order given, not the completion order
 /// ```
+#[track_caller]
 pub fn gather<F>(futures: impl IntoIterator<Item = F>) -> Gather<F::Output>
 where
     F: Future + 'static,
@@ -67,7 +68,11 @@ where
 {
     let lp =
         running_loop().unwrap_or_else(|| panic!("evloop::gather: {}", LoopError::NoRunningLoop));
-    let tasks: Vec<Task<F::Output>> = futures.into_iter().map(|future| lp.spawn(future)).collect();
+    let at = std::panic::Location::caller();
+    let tasks: Vec<Task<F::Output>> = futures
+        .into_iter()
+        .map(|future| lp.spawn_at(future, at))
+        .collect();
     Gather::new(tasks)
 }
 
@@ -92,6 +97,7 @@ where
 /// .unwrap();
 /// assert_eq!(outcomes, [Ok(2), Err(TaskError::Panicked("job failed".into()))]);
 /// ```
+#[track_caller]
 pub fn gather_outcomes<F>(futures: impl IntoIterator<Item = F>) -> GatherOutcomes<F::Output>
 where
     F: Future + 'static,

@@ -50,6 +50,7 @@ use crate::task::Task;
 /// })
 /// .unwrap();
 /// ```
+#[track_caller]
 pub fn shield<F>(future: F) -> Task<F::Output>
 where
     F: Future + 'static,

@@ -25,16 +25,18 @@
 //!
 //! This file does not decide when a task runs: the ready queue does.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use super::waker::WakerPair;
 use crate::error::{panic_message, TaskError};
 use crate::exception::ExceptionContext;
+use crate::label::Label;
 use crate::loop_core::{Core, PollingTarget, PollingTask};
 
 /// How a task ended, or that it has not.
@@ -83,6 +85,22 @@ pub(crate) struct Header {
     /// instead of polling every task they hold. Told once, after the awaiter is woken; a
     /// sink that is gone (`Weak` dead) is skipped.
     pub(crate) done_sink: Cell<Option<(Weak<dyn DoneSink>, usize)>>,
+    /// Where the task was spawned (`#[track_caller]`): how debug reports and traces name a
+    /// task that has no name.
+    pub(crate) at: &'static Location<'static>,
+    /// The name given with `Task::set_name` (asyncio's `Task.set_name`), if any.
+    pub(crate) name: RefCell<Option<Arc<str>>>,
+}
+
+impl Header {
+    /// Names the task for a debug report or a trace slice.
+    pub(crate) fn label(&self) -> Label {
+        Label::Task {
+            id: self.id,
+            name: self.name.borrow().clone(),
+            at: self.at,
+        }
+    }
 }
 
 /// A listener for finished tasks (see `Header::done_sink`).
@@ -124,6 +142,7 @@ impl<T: 'static> TaskCell<T> {
         key: usize,
         core: Weak<Core>,
         context: crate::context::Context,
+        at: &'static Location<'static>,
     ) -> Rc<Self> {
         Rc::new(TaskCell {
             header: Header {
@@ -138,6 +157,8 @@ impl<T: 'static> TaskCell<T> {
                 core,
                 context: Cell::new(context),
                 done_sink: Cell::new(None),
+                at,
+                name: RefCell::new(None),
             },
             future: Cell::new(Some(future)),
             output: Cell::new(None),
@@ -150,7 +171,10 @@ impl<T: 'static> TaskCell<T> {
         if let Some(future) = self.future.take() {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(future))) {
                 core.report(ExceptionContext::task_panic(
-                    "a task's future panicked while being dropped",
+                    &format!(
+                        "a task's future panicked while being dropped ({})",
+                        self.header.label()
+                    ),
                     self.header.id,
                     panic_message(&*payload),
                 ));
@@ -165,7 +189,11 @@ impl<T: 'static> TaskCell<T> {
         match outcome {
             Err(TaskError::Panicked(message)) if !header.has_handle.get() => {
                 core.report(ExceptionContext::task_panic(
-                    "Task exception was never retrieved (the task panicked and its handle was dropped)",
+                    &format!(
+                        "Task exception was never retrieved ({}; it panicked and its handle \
+                         was dropped)",
+                        header.label()
+                    ),
                     header.id,
                     message,
                 ));
@@ -173,6 +201,7 @@ impl<T: 'static> TaskCell<T> {
             outcome => self.output.set(Some(outcome)),
         }
         core.remove_task(header.key, header.id);
+        crate::metrics::bump(&core.metrics.tasks_completed);
         // Recycle the waker allocation if no clone of it survives.
         if let Some(waker) = header.waker.take() {
             core.recycle_waker(waker);

@@ -15,6 +15,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 pub(crate) use cell::{DoneSink, Outcome, Runnable, TaskCell};
@@ -88,6 +89,38 @@ impl<T: 'static> Task<T> {
         self.cell.header.id
     }
 
+    /// The task's name (asyncio's `Task.get_name()`): the one given with
+    /// [`set_name`](Task::set_name), else `Task-{id}`, as in asyncio.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = evloop::EventLoop::new().unwrap();
+    /// let task = lp.spawn(async {});
+    /// assert_eq!(task.name(), format!("Task-{}", task.id()));
+    /// task.set_name("fetch");
+    /// assert_eq!(task.name(), "fetch");
+    /// lp.close().unwrap();
+    /// ```
+    pub fn name(&self) -> String {
+        match &*self.cell.header.name.borrow() {
+            Some(name) => name.to_string(),
+            None => format!("Task-{}", self.cell.header.id),
+        }
+    }
+
+    /// Names the task (asyncio's `Task.set_name()`): debug reports and trace slices use the
+    /// name instead of the spawn location.
+    pub fn set_name(&self, name: impl Into<String>) {
+        let name: String = name.into();
+        *self.cell.header.name.borrow_mut() = Some(Arc::from(name));
+    }
+
+    /// Where the task was spawned (the caller of `spawn`), as debug reports show it.
+    pub fn spawned_at(&self) -> &'static std::panic::Location<'static> {
+        self.cell.header.at
+    }
+
     /// Files `sink` to be told (with `slot`) when this task finishes, replacing any earlier
     /// sink. Returns `false`, filing nothing, if the task has already finished: the caller
     /// handles that case itself.
@@ -151,7 +184,11 @@ impl<T> Drop for Task<T> {
         }
         if let Some(Err(TaskError::Panicked(message))) = self.cell.output.take() {
             let context = ExceptionContext::task_panic(
-                "Task exception was never retrieved (the task panicked and its handle was dropped unawaited)",
+                &format!(
+                    "Task exception was never retrieved ({}; it panicked and its handle was \
+                     dropped unawaited)",
+                    header.label()
+                ),
                 header.id,
                 message,
             );

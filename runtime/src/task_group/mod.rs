@@ -194,6 +194,7 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// .unwrap();
     /// assert_eq!(values, Ok(vec![1, 2]));
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F)
     where
         F: Future<Output = Result<T, E>> + 'static,
@@ -356,6 +357,7 @@ impl<T: 'static, E: 'static> GroupSpawner<T, E> {
     ///
     /// If the group is finished (joined or dropped; asyncio: "TaskGroup is finished"), or
     /// outside a running loop.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F)
     where
         F: Future<Output = Result<T, E>> + 'static,

@@ -119,6 +119,7 @@ impl<T: 'static, E: 'static> Inner<T, E> {
     /// # Panics
     ///
     /// If the group is finished, or outside a running loop.
+    #[track_caller]
     pub(crate) fn spawn<F>(&self, future: F)
     where
         F: Future<Output = Result<T, E>> + 'static,
