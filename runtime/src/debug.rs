@@ -84,8 +84,8 @@ pub(crate) fn report_pending_task_dropped(loop_id: u64, what: &Label) {
 pub(crate) fn report_closed_post(loop_id: u64, call: &str, what: &str) {
     log::warn!(
         target: TARGET,
-        "{call} on closed loop {loop_id}: {what} was handed back unrun (fix: stop posting \
-         before the loop closes, or check the returned LoopClosed)"
+        "{call} on closed loop {loop_id}: {what} was refused and will never run (fix: stop \
+         posting before the loop closes, or handle the error the call returned)"
     );
 }
 

@@ -334,6 +334,8 @@ impl LoopHandle {
         F::Output: Send + 'static,
     {
         if self.shared.is_closed() {
+            self.shared
+                .report_refused("spawn_threadsafe", std::any::type_name::<F>());
             return Err(LoopClosed(future));
         }
         self.post_spawn(FromFuture(future))

@@ -13,7 +13,8 @@ use std::thread::ThreadId;
 pub struct Record {
     /// The thread that called the logger.
     pub thread: ThreadId,
-    /// Its name, if it has one.
+    /// Its name, if it has one (shown when an assertion prints the records).
+    #[allow(dead_code)]
     pub thread_name: Option<String>,
     /// The record's level.
     pub level: log::Level,

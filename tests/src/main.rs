@@ -4,13 +4,13 @@
 //! counts threads and file descriptors), so a hang fails in seconds. Time-based assertions
 //! use the virtual clock where time is the subject, and generous margins otherwise.
 
-#[allow(dead_code)] // TEMP until the debug tests land
 mod log_capture;
 mod util;
 
 mod call_soon;
 mod cancel;
 mod context;
+mod debug_mode;
 mod docs_sync;
 mod errors;
 mod executor;
