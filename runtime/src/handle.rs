@@ -152,6 +152,15 @@ impl<F: FnOnce()> Callback for Entry<F> {
 /// lp.run_until_complete(evloop::yield_now()).unwrap();
 /// assert_eq!(ran.get(), 0);
 /// ```
+///
+/// A handle stays on the loop's thread (cancel from elsewhere through
+/// [`LoopHandle::call_soon_threadsafe`](crate::LoopHandle::call_soon_threadsafe)):
+///
+/// ```compile_fail
+/// let lp = evloop::EventLoop::new().unwrap();
+/// let handle = lp.call_soon(|| {});
+/// std::thread::spawn(move || handle.cancel()); // Handle is !Send
+/// ```
 #[derive(Clone)]
 pub struct Handle {
     /// The shared entry; the queue holds the other reference.
@@ -193,6 +202,12 @@ impl fmt::Debug for Handle {
 /// assert!(timer.when() > lp.time());
 /// assert!(timer.cancel());
 /// lp.close().unwrap();
+/// ```
+///
+/// ```compile_fail
+/// let lp = evloop::EventLoop::new().unwrap();
+/// let timer = lp.call_later(std::time::Duration::from_secs(1), || {});
+/// std::thread::spawn(move || timer.cancel()); // TimerHandle is !Send
 /// ```
 #[derive(Clone)]
 pub struct TimerHandle {
