@@ -4,9 +4,8 @@
 //! counts threads and file descriptors), so a hang fails in seconds. Time-based assertions
 //! use the virtual clock where time is the subject, and generous margins otherwise.
 
-mod util;
-#[allow(dead_code)] // TEMP until the debug tests land
 mod log_capture;
+mod util;
 
 mod call_soon;
 mod cancel;
@@ -29,7 +28,9 @@ mod net_tcp;
 mod net_udp_unix;
 mod net_util;
 mod panics;
+mod pool_debug;
 mod pool_functions;
+mod pool_scopes;
 mod process_faults;
 mod process_leaks;
 mod process_pool;
