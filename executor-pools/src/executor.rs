@@ -11,6 +11,7 @@
 //! future (the awaitable submit).
 
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -38,11 +39,21 @@ pub trait Executor<J>: Send + Sync {
     fn try_submit_job(&self, job: J) -> Result<JobHandle<Self::Output>, TrySubmitError<J>>;
 
     /// Like [`try_submit_job`](Executor::try_submit_job), with the job to run inside `scope`
-    /// on the worker (evloop uses it to run a thread job in its caller's task context).
+    /// (evloop uses it to run a thread job in its caller's task context; a trace recorder can
+    /// draw each job as a slice on its worker's track).
     ///
-    /// A pool whose jobs can carry a scope (a [`ThreadPool`](crate::ThreadPool)) runs the job
-    /// through it; the default, which a [`ProcessPool`](crate::ProcessPool) keeps, drops the
-    /// scope unused, since its jobs run in another process.
+    /// Where the scope runs:
+    /// - [`ThreadPool`](crate::ThreadPool): on the worker thread, around the closure.
+    /// - [`ProcessPool`](crate::ProcessPool): in the parent, on the supervisor thread of the
+    ///   worker slot that runs the job, around the job's run in its worker process: from just
+    ///   before the call is sent (it is marked running by then) to just after its handle is
+    ///   resolved. A scope that panics or never calls the job does not lose it there: the job
+    ///   runs after the scope and resolves normally, and the panic is swallowed (see
+    ///   [`JobScope`]).
+    ///
+    /// A job that never runs (cancelled while queued, refused, cancelled by a shutdown, a
+    /// process call that cannot be encoded) drops its scope without entering it. The default
+    /// implementation, for pools whose jobs cannot carry a scope, drops it unused.
     ///
     /// # Errors
     ///
@@ -72,12 +83,21 @@ pub trait Executor<J>: Send + Sync {
     }
 }
 
-/// What a thread job runs inside: set up on the worker thread before the job, torn down after
-/// it (see [`Executor::try_submit_job_scoped`]).
+/// What a job runs inside: set up before the job, torn down after it (see
+/// [`Executor::try_submit_job_scoped`]).
 ///
 /// The function receives the job as `&mut dyn FnMut()` and must call it exactly once, in
-/// between its set-up and tear-down. A scope that never calls it makes the job fail with
-/// [`JobError::Panicked`].
+/// between its set-up and tear-down; calls after the first do nothing. Where it runs and what
+/// happens when it misbehaves depends on the pool:
+///
+/// | | [`ThreadPool`](crate::ThreadPool) | [`ProcessPool`](crate::ProcessPool) |
+/// |---|---|---|
+/// | runs on | the worker thread, around the closure | the supervisor thread of the job's worker slot, around the job's run in the worker process |
+/// | the scope never calls the job | the job fails with [`JobError::Panicked`] | the job runs after the scope, and resolves normally |
+/// | the scope panics | the job fails with [`JobError::Panicked`] (the scope's message), even if it had run | the panic is swallowed (the panic hook reports it); the job runs after the scope if it had not, and resolves normally |
+///
+/// The process pool is lenient because the scope is the parent's business, not the job's: a
+/// supervisor must neither die nor drop a call that is already marked running.
 ///
 /// # Examples
 ///
@@ -91,6 +111,31 @@ pub trait Executor<J>: Send + Sync {
 /// });
 /// let handle = pool.try_submit_job_scoped(|| 6 * 7, scope).unwrap();
 /// assert_eq!(handle.result(), Ok(42));
+/// ```
+///
+/// A process job's scope runs in the parent, on a supervisor thread:
+///
+/// ```
+/// use std::sync::mpsc;
+/// use evloop_pools::{Executor, Function, JobScope, ProcessPool, Registry};
+///
+/// const SQUARE: Function<u64, u64> = Function::new("square");
+/// fn registry() -> Registry {
+///     Registry::new().register(SQUARE, |x| x * x)
+/// }
+///
+/// fn main() {
+///     evloop_pools::worker_main(registry);
+///     let pool = ProcessPool::builder(registry()).thread_name_prefix("squares").build().unwrap();
+///     let (tx, rx) = mpsc::channel();
+///     let scope = JobScope::new(move |job| {
+///         job();
+///         let _ = tx.send(std::thread::current().name().map(str::to_owned));
+///     });
+///     let handle = pool.try_submit_job_scoped(SQUARE.call(7), scope).unwrap();
+///     assert_eq!(handle.result(), Ok(49));
+///     assert_eq!(rx.recv().unwrap().as_deref(), Some("squares-1"));
+/// }
 /// ```
 pub struct JobScope(Box<ScopeFn>);
 
@@ -117,6 +162,35 @@ impl JobScope {
             }
         });
         value.expect("a JobScope returned without running its job; fix: call the job it is given exactly once")
+    }
+
+    /// Runs `job` inside the scope and returns its value; if the scope returns or panics
+    /// without calling it, runs it after the scope. The scope's panic is caught and dropped
+    /// (the panic hook has reported it). The process pool's way: the job always runs once.
+    ///
+    /// # Panics
+    ///
+    /// Only if `job` itself panics (the panic goes on unwinding).
+    pub(crate) fn run_or_after<R>(self, job: impl FnOnce() -> R) -> R {
+        let mut job = Some(job);
+        let mut value = None;
+        let scoped = catch_unwind(AssertUnwindSafe(|| {
+            (self.0)(&mut || {
+                if let Some(job) = job.take() {
+                    value = Some(job());
+                }
+            });
+        }));
+        if let Some(value) = value {
+            return value;
+        }
+        match (job, scoped) {
+            // The scope never called the job (it returned, or panicked first): run it now.
+            (Some(job), _) => job(),
+            // The job itself panicked inside the scope: keep unwinding.
+            (None, Err(payload)) => resume_unwind(payload),
+            (None, Ok(())) => panic!("a job panicked inside a JobScope that swallowed the panic"),
+        }
     }
 }
 
@@ -158,20 +232,46 @@ impl<E: Executor<J>, J> Future for SubmitJob<'_, E, J> {
     }
 }
 
-/// A snapshot of a pool's activity (racy by nature: each number was true at some instant).
+/// A snapshot of a pool's activity, from [`ThreadPool::counters`](crate::ThreadPool::counters)
+/// or [`ProcessPool::counters`](crate::ProcessPool::counters). Racy by nature: each number was
+/// true at some instant, and the numbers of one snapshot were read together under the pool's
+/// lock. Reading them costs one lock; keeping them costs nothing beyond what the pools count
+/// anyway.
+///
+/// A job here is one queue entry: a closure, a process call, or one `map` chunk of a process
+/// pool (each input of a thread pool's `map` is a job of its own).
+///
+/// # Examples
+///
+/// ```
+/// let pool = evloop_pools::ThreadPool::new();
+/// pool.submit(|| ()).unwrap().result().unwrap();
+/// let counters = pool.counters();
+/// assert_eq!((counters.submitted, counters.completed, counters.queued), (1, 1, 0));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
-    /// Jobs waiting in the queue.
+    /// Jobs waiting in the queue for a worker.
     pub queued: usize,
-    /// Jobs a worker is running.
+    /// Jobs being run: by a worker thread, or by a supervisor (starting its worker process
+    /// for the job, or waiting for its reply).
     pub running: usize,
-    /// Workers waiting for a job.
+    /// Workers waiting for a job (process pools: supervisors, whether or not their worker
+    /// process is alive).
     pub idle: usize,
-    /// Live workers (threads or processes).
+    /// Live workers: threads of a thread pool, worker processes of a process pool.
     pub workers: usize,
-    /// Jobs resolved by a worker (a value, a panic, or a worker death), since the pool began.
+    /// Jobs accepted into the queue since the pool began (refused submissions and process
+    /// calls that could not be encoded are not counted). `submitted - completed - queued -
+    /// running` jobs left without running: cancelled, or failed by a shutdown or a broken pool.
+    pub submitted: u64,
+    /// Jobs resolved by a worker (a value, a panic, or a worker death or timeout), since the
+    /// pool began.
     pub completed: u64,
-    /// Workers replaced after dying or reaching `max_tasks_per_child` (process pools).
+    /// Worker processes started to replace an ended one (death, timeout, abort, protocol
+    /// error, `max_tasks_per_child`) or to retry a failed start. Always 0 for a thread pool,
+    /// whose idle threads that exit are not replaced but started again on demand.
     pub restarts: u64,
 }
 

@@ -28,6 +28,16 @@
 //!
 //! A promise dropped without completing (a pool that discarded a queued job) resolves the job
 //! as [`JobError::Cancelled`], so no handle waits forever.
+//!
+//! # Debug mode: an error nobody retrieved
+//!
+//! In a debug pool the cell carries a `Watch` (`debug.rs`). The cell dies when the last of its
+//! two sides lets go: the handle's drop if the job was already resolved, otherwise the pool's
+//! promise right after it resolved the job (on the worker or supervisor thread). If it still
+//! holds an error other than `Cancelled`, that is an error nobody took (`result`,
+//! `result_timeout` and `.await` move the outcome out), and `Drop for JobCell` reports it,
+//! exactly once since a cell dies once, with no lock held (it owns the state by then). A value
+//! dropped unretrieved is not reported (fire-and-forget jobs are legitimate).
 
 use std::fmt;
 use std::future::Future;
@@ -40,6 +50,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::debug::{report_unretrieved, worth_reporting, Watch};
 use crate::error::JobError;
 
 /// A callback run once when the job is resolved.
@@ -87,6 +98,9 @@ pub(crate) struct JobCell<T> {
     state: Mutex<State<T>>,
     /// Signalled on resolution, for the blocking `result` and `result_timeout`.
     resolved: Condvar,
+    /// In a debug pool, the job's and the pool's names, to report an error nobody retrieved
+    /// when the cell dies (module docs, "Debug mode"); `None` otherwise.
+    watch: Option<Watch>,
 }
 
 impl<T> JobCell<T> {
@@ -113,8 +127,22 @@ impl<T> JobCell<T> {
     // ANCHOR_END: resolve
 }
 
-/// Creates a queued job: the caller's handle and the pool's promise.
-pub(crate) fn job<T>() -> (Promise<T>, JobHandle<T>) {
+impl<T> Drop for JobCell<T> {
+    /// Reports an error nobody retrieved, in a debug pool (module docs, "Debug mode").
+    fn drop(&mut self) {
+        let Some(watch) = &self.watch else { return };
+        // Careful: the cell is dying, so no one else holds it: `get_mut` needs no lock.
+        if let Stage::Finished(Err(error)) = &self.state.get_mut().stage {
+            if worth_reporting(error) {
+                report_unretrieved(watch, error);
+            }
+        }
+    }
+}
+
+/// Creates a queued job: the caller's handle and the pool's promise. `watch` is `Some` in a
+/// debug pool (module docs, "Debug mode").
+pub(crate) fn job<T>(watch: Option<Watch>) -> (Promise<T>, JobHandle<T>) {
     let cell = Arc::new(JobCell {
         state: Mutex::new(State {
             stage: Stage::Queued,
@@ -123,6 +151,7 @@ pub(crate) fn job<T>() -> (Promise<T>, JobHandle<T>) {
             stopper: None,
         }),
         resolved: Condvar::new(),
+        watch,
     });
     (
         Promise {
@@ -136,6 +165,12 @@ pub(crate) fn job<T>() -> (Promise<T>, JobHandle<T>) {
 ///
 /// Dropping the handle does not stop the job (as in Python); `evloop`'s `run_in_executor`
 /// future is the exception: dropping it aborts the job.
+///
+/// In a debug pool (`ThreadPoolBuilder::debug`, `ProcessPoolBuilder::debug`), a job whose
+/// error (anything but `Cancelled`) was never taken from its handle is reported once, when
+/// both the handle and the job are gone, as a `log` warning with target
+/// `evloop_pools::debug` (asyncio's "Future exception was never retrieved"). A value dropped
+/// unretrieved is not reported.
 ///
 /// # Examples
 ///

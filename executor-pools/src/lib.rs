@@ -14,6 +14,9 @@
 //!   one job at a time, so a crash fails exactly that job (`JobError::WorkerDied`), and a
 //!   fresh worker takes its place. A process job can be stopped for real: its worker is killed.
 //! - A pool that is never shut down leaks threads. Dropping a pool here shuts it down.
+//! - `concurrent.futures` says nothing when a job's exception is never looked at. A pool
+//!   built with `debug(true)` (the default when `EVLOOP_DEBUG=1`, see [`debug_from_env`])
+//!   logs one warning per job error nobody retrieved, as asyncio's debug mode does.
 //!
 //! ## Map
 //!
@@ -21,6 +24,7 @@
 //! |---|---|---|
 //! | the job handle and the pool's side of it | `job.rs` | [`JobHandle`], `Promise`, [`CancelToken`] |
 //! | errors | `error.rs` | [`JobError`], [`TrySubmitError`], [`WorkerExit`] |
+//! | debug mode: the `EVLOOP_DEBUG` rule, reports of errors nobody retrieved | `debug.rs` | [`debug_from_env`], `Watch` |
 //! | what both pools share | `executor.rs`, `queue.rs` | [`Executor`], [`SubmitJob`], [`Counters`]; `Aftermath`, `refusal`, `spin_for_job` |
 //! | the thread pool | `thread_pool/` | [`ThreadPool`], [`ThreadPoolBuilder`] |
 //! | the process pool | `process_pool/` | [`ProcessPool`], [`ProcessPoolBuilder`], [`Registry`], [`Function`], [`Call`], [`worker_main`] |
@@ -28,6 +32,7 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod debug;
 mod error;
 mod executor;
 mod job;
@@ -35,6 +40,7 @@ mod process_pool;
 mod queue;
 mod thread_pool;
 
+pub use debug::debug_from_env;
 pub use error::{JobError, TrySubmitError, WorkerExit};
 pub use executor::{Counters, Executor, JobScope, SubmitJob};
 pub use job::{CancelToken, JobHandle};

@@ -69,6 +69,8 @@ pub struct ProcessPoolBuilder {
     pub(crate) break_on_worker_death: bool,
     /// Supervisor threads are named `{prefix}-{n}`.
     pub(crate) thread_name_prefix: String,
+    /// Debug mode: report job errors nobody retrieved (`debug.rs`).
+    pub(crate) debug: bool,
 }
 
 /// The default `max_frame_size`: 256 MiB.
@@ -78,7 +80,8 @@ impl ProcessPoolBuilder {
     /// The default options for a pool running `registry`'s functions: one worker per core,
     /// workers never recycled, no initializer, no timeouts, 256 MiB frames, an unbounded queue,
     /// the current executable as the worker program, 10 s to start, 3 failed starts in a row
-    /// break the pool, a dead worker is replaced.
+    /// break the pool, a dead worker is replaced, debug mode if `EVLOOP_DEBUG` asks for it
+    /// ([`debug_from_env`](crate::debug_from_env)).
     pub fn new(registry: Registry) -> Self {
         ProcessPoolBuilder {
             registry,
@@ -95,6 +98,7 @@ impl ProcessPoolBuilder {
             max_startup_failures: 3,
             break_on_worker_death: false,
             thread_name_prefix: "evloop-process-pool".to_string(),
+            debug: crate::debug::debug_from_env(),
         }
     }
 
@@ -185,6 +189,35 @@ impl ProcessPoolBuilder {
     /// Names supervisor threads `{prefix}-{n}` (default `evloop-process-pool`).
     pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.thread_name_prefix = prefix.into();
+        self
+    }
+
+    /// Debug mode (asyncio's): a job that ends with an error other than `Cancelled` (a
+    /// panic, a dead worker, a timeout, a protocol error, a broken pool) that nobody took from
+    /// its [`JobHandle`](crate::JobHandle) (by `result`, `result_timeout` or `.await`) is
+    /// reported once, when both its handle and the job are gone, by a `log::warn!` with target
+    /// `evloop_pools::debug` naming the registered function, the pool and the error. Values
+    /// dropped unretrieved are not reported. The default is
+    /// [`debug_from_env`](crate::debug_from_env); off, it costs nothing per job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use evloop_pools::{Function, ProcessPool, Registry};
+    ///
+    /// const SQUARE: Function<u64, u64> = Function::new("square");
+    /// fn registry() -> Registry {
+    ///     Registry::new().register(SQUARE, |x| x * x)
+    /// }
+    ///
+    /// fn main() {
+    ///     evloop_pools::worker_main(registry);
+    ///     let pool = ProcessPool::builder(registry()).debug(true).build().unwrap();
+    ///     assert!(pool.get_debug());
+    /// }
+    /// ```
+    pub fn debug(mut self, yes: bool) -> Self {
+        self.debug = yes;
         self
     }
 

@@ -3,7 +3,8 @@
 //! A [`Job`] is one request to one worker: a single call (`Run`) or a `map` chunk
 //! (`RunBatch`). Each of its [`Element`]s is an encoded argument and the type-erased promise
 //! of one handle ([`Settle`]), so a chunk's elements resolve one by one: a panic on one
-//! element fails only that element.
+//! element fails only that element. A single call may carry a [`JobScope`], which the
+//! supervisor runs around the call's run on the worker.
 //!
 //! A [`Switch`] stops the worker that runs a job by shutting its socket down, which wakes the
 //! supervisor blocked reading the reply. It is armed for exactly one job: disarmed when the
@@ -19,6 +20,7 @@ use serde::de::DeserializeOwned;
 
 use super::protocol::{Blob, WorkerError};
 use crate::error::JobError;
+use crate::executor::JobScope;
 use crate::job::Promise;
 
 /// The pool's side of one handle, with the value type erased.
@@ -87,6 +89,10 @@ pub(crate) struct Job {
     pub(crate) batch: bool,
     /// The calls, in order (exactly one unless `batch`).
     pub(crate) elements: Vec<Element>,
+    /// What the job's run on its worker goes inside, on the supervisor thread, if the
+    /// submitter gave one (`try_submit_job_scoped`; single calls only). Dropped unentered if
+    /// the job never runs.
+    pub(crate) scope: Option<JobScope>,
 }
 
 impl Job {

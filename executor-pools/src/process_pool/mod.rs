@@ -60,8 +60,9 @@ pub use builder::ProcessPoolBuilder;
 pub use registry::{Call, Function, Registry};
 pub use worker::worker_main;
 
+use crate::debug::watch;
 use crate::error::{JobError, TrySubmitError};
-use crate::executor::{Counters, Executor, SubmitJob};
+use crate::executor::{Counters, Executor, JobScope, SubmitJob};
 use crate::job::{job, JobHandle};
 use crate::thread_pool::MapResults;
 use job::{Element, Job};
@@ -145,7 +146,7 @@ impl ProcessPool {
     {
         let encoded = self.encode(call.function, &call.args);
         let state = self.wait_for_room()?;
-        Ok(self.enqueue(state, &call, encoded))
+        Ok(self.enqueue(state, &call, encoded, None))
     }
 
     // ANCHOR: try_submit
@@ -163,15 +164,31 @@ impl ProcessPool {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
+        self.try_submit_in(call, None)
+    }
+
+    /// `try_submit`, with the call's run on its worker to go inside `scope` (dropped unused if
+    /// the call is refused or cannot be encoded).
+    fn try_submit_in<A, R>(
+        &self,
+        call: Call<A, R>,
+        scope: Option<JobScope>,
+    ) -> Result<JobHandle<R>, TrySubmitError<Call<A, R>>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
         let encoded = self.encode(call.function, &call.args);
         let state = self.inner.state.lock();
-        if let Some(error) = Inner::refusal(&state) {
-            return Err(TrySubmitError::Refused(call, error));
-        }
-        if self.inner.is_full(&state) {
-            return Err(TrySubmitError::Full(call));
-        }
-        Ok(self.enqueue(state, &call, encoded))
+        let refused = match Inner::refusal(&state) {
+            Some(error) => TrySubmitError::Refused(call, error),
+            None if self.inner.is_full(&state) => TrySubmitError::Full(call),
+            None => return Ok(self.enqueue(state, &call, encoded, scope)),
+        };
+        // Careful: the scope is user code; drop it after the lock.
+        drop(state);
+        drop(scope);
+        Err(refused)
     }
     // ANCHOR_END: try_submit
 
@@ -210,7 +227,7 @@ impl ProcessPool {
         let mut inputs = inputs.into_iter().peekable();
         while let Some(input) = inputs.next() {
             // Encode the input; one that cannot be encoded fails alone.
-            let (promise, handle) = job::<R>();
+            let (promise, handle) = job::<R>(watch(&self.inner.label, function.name()));
             handles.push(handle);
             match self.encode(function, &input) {
                 Ok(payload) => chunk.push(Element {
@@ -228,6 +245,7 @@ impl ProcessPool {
                     timeout: None,
                     batch: true,
                     elements: std::mem::take(&mut chunk),
+                    scope: None,
                 };
                 let queued = self.wait_for_room().map(|mut state| {
                     let aftermath = self.inner.push(&mut state, job);
@@ -283,9 +301,10 @@ impl ProcessPool {
     }
 
     /// A snapshot of the queue and the workers: `workers` counts live worker processes,
-    /// `running` the supervisors busy with a job (starting its worker, or waiting for its
-    /// reply), and `restarts` the worker starts that replaced an ended worker (death, timeout,
-    /// abort, protocol error, `max_tasks_per_child`) or retried a failed start.
+    /// `idle` the supervisors waiting for a job, `running` those busy with one (starting its
+    /// worker, or waiting for its reply), and `restarts` the worker starts that replaced an
+    /// ended worker (death, timeout, abort, protocol error, `max_tasks_per_child`) or retried
+    /// a failed start. A `map` chunk counts as one job. See [`Counters`] for each field.
     pub fn counters(&self) -> Counters {
         let state = self.inner.state.lock();
         Counters {
@@ -293,9 +312,16 @@ impl ProcessPool {
             running: state.running,
             idle: state.idle,
             workers: state.pids.len(),
+            submitted: state.submitted,
             completed: state.completed,
             restarts: state.restarts,
         }
+    }
+
+    /// Whether the pool is in debug mode (asyncio's `get_debug`; see
+    /// [`ProcessPoolBuilder::debug`]).
+    pub fn get_debug(&self) -> bool {
+        self.inner.config.debug
     }
 
     /// The process ids of the live workers.
@@ -331,18 +357,19 @@ impl ProcessPool {
     }
 
     // ANCHOR: enqueue
-    /// Queues a one-call job (or resolves its handle at once if it could not be encoded).
-    /// Takes the locked state (refusal and room checked) and releases it.
+    /// Queues a one-call job (or resolves its handle at once if it could not be encoded, and
+    /// drops `scope` unused). Takes the locked state (refusal and room checked) and releases it.
     fn enqueue<A, R>(
         &self,
         mut state: MutexGuard<'_, PoolState>,
         call: &Call<A, R>,
         encoded: Result<Blob, String>,
+        scope: Option<JobScope>,
     ) -> JobHandle<R>
     where
         R: DeserializeOwned + Send + 'static,
     {
-        let (promise, handle) = job::<R>();
+        let (promise, handle) = job::<R>(watch(&self.inner.label, call.function.name()));
         match encoded {
             Ok(payload) => {
                 let job = Job {
@@ -353,6 +380,7 @@ impl ProcessPool {
                         payload,
                         settle: Box::new(promise),
                     }],
+                    scope,
                 };
                 let aftermath = self.inner.push(&mut state, job);
                 drop(state);
@@ -360,6 +388,7 @@ impl ProcessPool {
             }
             Err(why) => {
                 drop(state);
+                drop(scope);
                 promise.complete(Err(JobError::Protocol(why)));
             }
         }
@@ -400,6 +429,16 @@ where
 
     fn try_submit_job(&self, job: Call<A, R>) -> Result<JobHandle<R>, TrySubmitError<Call<A, R>>> {
         self.try_submit(job)
+    }
+
+    /// The scope runs on the supervisor thread of the slot that runs the call, around its
+    /// run in the worker process (see [`Executor::try_submit_job_scoped`]).
+    fn try_submit_job_scoped(
+        &self,
+        job: Call<A, R>,
+        scope: JobScope,
+    ) -> Result<JobHandle<R>, TrySubmitError<Call<A, R>>> {
+        self.try_submit_in(job, Some(scope))
     }
 
     fn poll_space(&self, cx: &mut Context<'_>) -> Poll<()> {

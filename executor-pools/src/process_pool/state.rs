@@ -52,6 +52,8 @@ pub(crate) struct PoolState {
     pub(crate) running: usize,
     /// Jobs a worker resolved (a value, a panic, a death, a timeout).
     pub(crate) completed: u64,
+    /// Jobs accepted into the queue (`Counters::submitted`).
+    pub(crate) submitted: u64,
     /// Worker starts that replaced an ended worker or retried a failed start.
     pub(crate) restarts: u64,
     /// Failed worker starts since the last successful one (`max_startup_failures`).
@@ -89,6 +91,8 @@ pub(crate) struct Inner {
     pub(crate) queued: AtomicUsize,
     /// The parent registry's signatures (the handshake and `submit` check against them).
     pub(crate) signatures: Vec<Signature>,
+    /// The pool's label for debug reports, `Some` only in a debug pool (`debug.rs`).
+    pub(crate) label: Option<Arc<str>>,
     /// The options the pool was built with.
     pub(crate) config: ProcessPoolBuilder,
 }
@@ -103,6 +107,7 @@ impl Inner {
                 idle: 0,
                 running: 0,
                 completed: 0,
+                submitted: 0,
                 restarts: 0,
                 startup_failures: 0,
                 shutdown: false,
@@ -119,6 +124,11 @@ impl Inner {
             next_job_id: AtomicU64::new(1),
             queued: AtomicUsize::new(0),
             signatures: config.signatures(),
+            label: crate::debug::pool_label(
+                config.debug,
+                "ProcessPool",
+                &config.thread_name_prefix,
+            ),
             config,
         }
     }
@@ -144,6 +154,7 @@ impl Inner {
     /// Queues `job` (the caller checked refusal and room) and wakes or starts a supervisor.
     pub(crate) fn push(self: &Arc<Self>, state: &mut PoolState, job: Job) -> Aftermath {
         state.queue.push_back(job);
+        state.submitted += 1;
         self.queued.store(state.queue.len(), Ordering::Relaxed);
         if state.queue.len() > state.idle && state.supervisors < self.config.max_workers {
             self.start_supervisor(state)

@@ -17,8 +17,19 @@
 //! | an argument over `max_frame_size` | `Protocol` (nothing was sent) | kept |
 //!
 //! The next job gets a fresh worker. Every worker is reaped before this thread forgets it.
-//! No user code runs here except the done callbacks and wakers of the handles it resolves,
-//! always with the pool lock released.
+//! No user code runs here except the done callbacks and wakers of the handles it resolves and
+//! a single call's [`JobScope`](crate::JobScope), always with the pool lock released.
+//!
+//! # A job's scope
+//!
+//! A call submitted with `try_submit_job_scoped` runs its scope here, around
+//! `run_on_worker`: entered once the call is marked running and its switch is armed, just
+//! before the request is sent (so the job's timeout starts after the scope's set-up); left
+//! just after the handle is resolved. A slice drawn from it therefore covers the job's whole
+//! time on the worker, plus the decoding and resolution the slot is busy with, but not the
+//! worker's start-up nor its recycling. A job that never gets that far (cancelled while
+//! queued, failed by a broken pool) drops its scope unentered. A scope that panics or never
+//! calls the job cannot lose it: the job runs after the scope (`JobScope::run_or_after`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -162,6 +173,7 @@ fn run_job(
         timeout,
         batch,
         elements,
+        scope,
     } = job;
     let (payloads, settles): (Vec<Blob>, Vec<Box<dyn Settle>>) = elements
         .into_iter()
@@ -192,6 +204,70 @@ fn run_job(
         }));
     }
     // ANCHOR_END: arm_switch
+    // ANCHOR: run_scoped
+    // Run the job on the worker, inside its scope if it has one.
+    let request = Request {
+        function,
+        timeout,
+        batch,
+        payloads,
+    };
+    let on_worker = || run_on_worker(inner, slot, worker, request, settles, switch);
+    match scope {
+        // Careful: the scope is user code. `run_or_after` runs the job even if the scope
+        // panics or never calls it, and swallows the panic: this thread must live on, and
+        // calls already marked running must resolve.
+        Some(scope) => scope.run_or_after(on_worker),
+        None => on_worker(),
+    }
+    // ANCHOR_END: run_scoped
+    // ANCHOR: recycle
+    // Recycle the worker after `max_tasks_per_child` jobs.
+    if let Some(live) = worker.as_mut() {
+        live.jobs += 1;
+        if inner
+            .config
+            .max_tasks_per_child
+            .is_some_and(|max| live.jobs >= max)
+        {
+            end_worker(inner, slot, worker, Ending::Retire);
+        }
+    }
+    // ANCHOR_END: recycle
+    true
+}
+
+/// What `run_on_worker` sends: the calls of a job marked running.
+struct Request {
+    /// The registered function to run.
+    function: &'static str,
+    /// The call's own timeout (`None`: the pool's default); the clock starts at the send.
+    timeout: Option<Duration>,
+    /// Sent as `RunBatch` (a chunk) rather than `Run`.
+    batch: bool,
+    /// The encoded arguments of the calls still running, in order.
+    payloads: Vec<Blob>,
+}
+
+/// The part of a job that a [`JobScope`](crate::JobScope) wraps: send the request, wait for
+/// the reply, disarm the switch, count the job done, decide the worker's fate, and resolve the
+/// handles. So a slice drawn from the scope covers the job's whole time on the worker (from
+/// before the worker can see the request to after the value is visible to the caller), but
+/// neither the worker's start-up nor its recycling.
+fn run_on_worker(
+    inner: &Arc<Inner>,
+    slot: usize,
+    worker: &mut Option<Worker>,
+    request: Request,
+    settles: Vec<Box<dyn Settle>>,
+    switch: Switch,
+) {
+    let Request {
+        function,
+        timeout,
+        batch,
+        payloads,
+    } = request;
     // ANCHOR: send_request
     // Send the request and wait for the reply.
     let until = timeout
@@ -211,7 +287,11 @@ fn run_job(
             payload: payloads.into_iter().next().unwrap_or_default(),
         }
     };
-    let exchange = exchange(inner, live, &request, job_id, settles.len(), until);
+    let exchange = match worker.as_ref() {
+        Some(live) => exchange(inner, live, &request, job_id, settles.len(), until),
+        // Careful: cannot happen (`run_job` made sure of a worker); settle as if it died.
+        None => Exchange::Lost,
+    };
     drop(request);
     // Disarm the switch.
     let fired = switch.disarm();
@@ -265,20 +345,6 @@ fn run_job(
         }
     }
     // ANCHOR_END: settle
-    // ANCHOR: recycle
-    // Recycle the worker after `max_tasks_per_child` jobs.
-    if let Some(live) = worker.as_mut() {
-        live.jobs += 1;
-        if inner
-            .config
-            .max_tasks_per_child
-            .is_some_and(|max| live.jobs >= max)
-        {
-            end_worker(inner, slot, worker, Ending::Retire);
-        }
-    }
-    // ANCHOR_END: recycle
-    true
 }
 
 /// Resolves every handle with `error`.

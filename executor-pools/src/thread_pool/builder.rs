@@ -40,6 +40,8 @@ pub struct ThreadPoolBuilder {
     pub(crate) stack_size: Option<usize>,
     /// How long an idle worker spins for a new job before it sleeps (zero: never).
     pub(crate) spin: Duration,
+    /// Debug mode: report job errors nobody retrieved (`debug.rs`).
+    pub(crate) debug: bool,
 }
 
 // ANCHOR: default_max_workers
@@ -60,6 +62,7 @@ impl Default for ThreadPoolBuilder {
             queue_capacity: None,
             stack_size: None,
             spin: crate::queue::default_spin(),
+            debug: crate::debug::debug_from_env(),
         }
     }
 }
@@ -67,7 +70,8 @@ impl Default for ThreadPoolBuilder {
 impl ThreadPoolBuilder {
     /// The default options: `max_workers` = min(32, cores + 4) (Python's rule), threads named
     /// `evloop-pool-{n}`, no initializer, idle workers exit after 10 s (tokio's blocking-pool
-    /// keep-alive), an unbounded queue.
+    /// keep-alive), an unbounded queue, debug mode if `EVLOOP_DEBUG` asks for it
+    /// ([`debug_from_env`](crate::debug_from_env)).
     pub fn new() -> Self {
         Self::default()
     }
@@ -114,6 +118,26 @@ impl ThreadPoolBuilder {
     /// hop per job when jobs arrive back to back; `Duration::ZERO` turns it off.
     pub fn spin(mut self, duration: Duration) -> Self {
         self.spin = duration;
+        self
+    }
+
+    /// Debug mode (asyncio's): a job that ends with an error other than `Cancelled` (a
+    /// panic) that nobody took from its [`JobHandle`](crate::JobHandle) (by `result`,
+    /// `result_timeout` or `.await`) is reported once, when both its handle and the job are
+    /// gone, by a `log::warn!` with target `evloop_pools::debug` naming the closure's type,
+    /// the pool and the error. Values dropped unretrieved are not reported. The default is
+    /// [`debug_from_env`](crate::debug_from_env); off, it costs nothing per job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = evloop_pools::ThreadPool::builder().debug(true).build();
+    /// assert!(pool.get_debug());
+    /// // Dropped unawaited, this panic is logged as "job exception was never retrieved".
+    /// drop(pool.submit(|| -> u32 { panic!("boom") }).unwrap());
+    /// ```
+    pub fn debug(mut self, yes: bool) -> Self {
+        self.debug = yes;
         self
     }
 

@@ -14,6 +14,7 @@ mod builder;
 mod map;
 mod worker;
 
+use std::any::type_name;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use parking_lot::Mutex;
 pub use builder::ThreadPoolBuilder;
 pub use map::MapResults;
 
+use crate::debug::watch;
 use crate::error::{panic_message, JobError, TrySubmitError};
 use crate::executor::{Counters, Executor, JobScope, SubmitJob};
 use crate::job::{job as job_pair, CancelToken, JobHandle, Promise};
@@ -71,6 +73,7 @@ impl ThreadPool {
                     idle: 0,
                     running: 0,
                     completed: 0,
+                    submitted: 0,
                     shutdown: false,
                     broken: None,
                     space_wakers: Vec::new(),
@@ -80,6 +83,11 @@ impl ThreadPool {
                 work_ready: Default::default(),
                 space_ready: Default::default(),
                 queued: Default::default(),
+                label: crate::debug::pool_label(
+                    config.debug,
+                    "ThreadPool",
+                    &config.thread_name_prefix,
+                ),
                 config,
             }),
         }
@@ -88,6 +96,12 @@ impl ThreadPool {
     /// The most worker threads this pool runs at once.
     pub fn max_workers(&self) -> usize {
         self.inner.config.max_workers
+    }
+
+    /// Whether the pool is in debug mode (asyncio's `get_debug`; see
+    /// [`ThreadPoolBuilder::debug`]).
+    pub fn get_debug(&self) -> bool {
+        self.inner.config.debug
     }
 
     /// Queues `f` and returns its handle; blocks while a bounded queue is full.
@@ -101,7 +115,7 @@ impl ThreadPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.enqueue_blocking(|promise| {
+        self.enqueue_blocking(type_name::<F>(), |promise| {
             Box::new(Plain {
                 f,
                 promise,
@@ -139,7 +153,7 @@ impl ThreadPool {
         F: FnOnce(CancelToken) -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.enqueue_blocking(|promise| {
+        self.enqueue_blocking(type_name::<F>(), |promise| {
             Box::new(WithToken {
                 f,
                 promise,
@@ -150,8 +164,10 @@ impl ThreadPool {
 
     // ANCHOR: try_enqueue
     /// Queues `make`'s job without blocking if there is room; otherwise hands `job` back.
+    /// `name` names the job in debug reports.
     fn try_enqueue<J, R>(
         &self,
+        name: &'static str,
         job: J,
         make: impl FnOnce(J, Promise<R>) -> Box<dyn Work>,
     ) -> Result<JobHandle<R>, TrySubmitError<J>> {
@@ -162,7 +178,7 @@ impl ThreadPool {
         if self.inner.is_full(&state) {
             return Err(TrySubmitError::Full(job));
         }
-        let (promise, handle) = job_pair();
+        let (promise, handle) = job_pair(watch(&self.inner.label, name));
         let aftermath = self.inner.push(&mut state, make(job, promise));
         drop(state);
         aftermath.finish();
@@ -181,7 +197,7 @@ impl ThreadPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.try_enqueue(f, |f, promise| {
+        self.try_enqueue(type_name::<F>(), f, |f, promise| {
             Box::new(Plain {
                 f,
                 promise,
@@ -199,9 +215,11 @@ impl ThreadPool {
         Executor::submit_async(self, f)
     }
 
-    /// Waits for room, then queues the job `make` builds around its promise.
+    /// Waits for room, then queues the job `make` builds around its promise. `name` names
+    /// the job in debug reports.
     fn enqueue_blocking<R>(
         &self,
+        name: &'static str,
         make: impl FnOnce(Promise<R>) -> Box<dyn Work>,
     ) -> Result<JobHandle<R>, JobError> {
         let mut state = self.inner.state.lock();
@@ -214,7 +232,7 @@ impl ThreadPool {
             }
             self.inner.space_ready.wait(&mut state);
         }
-        let (promise, handle) = job_pair();
+        let (promise, handle) = job_pair(watch(&self.inner.label, name));
         let aftermath = self.inner.push(&mut state, make(promise));
         drop(state);
         aftermath.finish();
@@ -250,7 +268,15 @@ impl ThreadPool {
         let mut handles = Vec::new();
         for input in inputs {
             let f = f.clone();
-            match self.submit(move || f(input)) {
+            let job = move || f(input);
+            // Each input is a job of its own, named after `f` in debug reports.
+            match self.enqueue_blocking(type_name::<F>(), |promise| {
+                Box::new(Plain {
+                    f: job,
+                    promise,
+                    scope: None,
+                })
+            }) {
                 Ok(handle) => handles.push(handle),
                 Err(error) => {
                     handles.iter().for_each(|handle| {
@@ -316,7 +342,20 @@ impl ThreadPool {
         self.inner.state.lock().broken.clone()
     }
 
-    /// A snapshot of the queue and the workers.
+    /// A snapshot of the queue and the workers: `workers` counts live worker threads, `idle`
+    /// those waiting for a job, `running` those running one; `restarts` is always 0 (see
+    /// [`Counters`] for each field).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = evloop_pools::ThreadPool::new();
+    /// let job = pool.submit(|| 1).unwrap();
+    /// assert_eq!(job.result(), Ok(1));
+    /// let counters = pool.counters();
+    /// assert_eq!((counters.submitted, counters.completed), (1, 1));
+    /// assert_eq!(counters.workers, 1);
+    /// ```
     pub fn counters(&self) -> Counters {
         let state = self.inner.state.lock();
         Counters {
@@ -324,6 +363,7 @@ impl ThreadPool {
             running: state.running,
             idle: state.idle,
             workers: state.workers,
+            submitted: state.submitted,
             completed: state.completed,
             restarts: 0,
         }
@@ -374,7 +414,7 @@ where
         job: F,
         scope: JobScope,
     ) -> Result<JobHandle<R>, TrySubmitError<F>> {
-        self.try_enqueue(job, |f, promise| {
+        self.try_enqueue(type_name::<F>(), job, |f, promise| {
             Box::new(Plain {
                 f,
                 promise,
@@ -429,7 +469,7 @@ where
         &self,
         job: Cancellable<F>,
     ) -> Result<JobHandle<R>, TrySubmitError<Cancellable<F>>> {
-        self.try_enqueue(job, |job, promise| {
+        self.try_enqueue(type_name::<F>(), job, |job, promise| {
             Box::new(WithToken {
                 f: job.0,
                 promise,
@@ -443,7 +483,7 @@ where
         job: Cancellable<F>,
         scope: JobScope,
     ) -> Result<JobHandle<R>, TrySubmitError<Cancellable<F>>> {
-        self.try_enqueue(job, |job, promise| {
+        self.try_enqueue(type_name::<F>(), job, |job, promise| {
             Box::new(WithToken {
                 f: job.0,
                 promise,

@@ -63,6 +63,8 @@ pub(crate) struct PoolState {
     pub(crate) running: usize,
     /// Jobs that ran (a value or a panic).
     pub(crate) completed: u64,
+    /// Jobs accepted into the queue (`Counters::submitted`).
+    pub(crate) submitted: u64,
     /// Set by `shutdown`: no new jobs; workers exit when the queue is empty.
     pub(crate) shutdown: bool,
     /// Set when an initializer failed: the message every refused job gets.
@@ -87,6 +89,8 @@ pub(crate) struct Inner {
     pub(crate) config: ThreadPoolBuilder,
     /// A lock-free copy of `queue.len()`, written under the lock, read by spinning workers.
     pub(crate) queued: AtomicUsize,
+    /// The pool's label for debug reports, `Some` only in a debug pool (`debug.rs`).
+    pub(crate) label: Option<Arc<str>>,
 }
 
 impl Inner {
@@ -106,6 +110,7 @@ impl Inner {
     /// Queues `work` (the caller checked refusal and room) and wakes or starts a worker.
     pub(crate) fn push(self: &Arc<Self>, state: &mut PoolState, work: Box<dyn Work>) -> Aftermath {
         state.queue.push_back(work);
+        state.submitted += 1;
         self.queued.store(state.queue.len(), Ordering::Relaxed);
         if state.queue.len() > state.idle && state.workers < self.config.max_workers {
             self.start_worker(state)

@@ -4,6 +4,8 @@
 //! - `pool-worker demo`: builds a pool with the *default* program, i.e. re-executes this very
 //!   binary, runs a few jobs and prints the results (the tests check the output: this is the
 //!   real current-executable path, which the test binary itself cannot use).
+//! - `pool-worker debug-default`: prints whether `EVLOOP_DEBUG` turns debug mode on, and the
+//!   default of each pool's builder (the variable is read once per process, hence a process).
 //! - `pool-worker orphan`: starts a pool of two busy workers, prints their pids, and sleeps
 //!   until killed (a test SIGKILLs it and checks the workers die with it).
 
@@ -13,7 +15,7 @@ mod pool_functions;
 use std::io::Write;
 use std::time::Duration;
 
-use evloop_pools::ProcessPool;
+use evloop_pools::{ProcessPool, ThreadPool};
 use pool_functions::{registry, NESTED, PID, SLEEP_MS, SQUARE};
 
 fn main() {
@@ -21,8 +23,11 @@ fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("demo") => demo(),
         Some("orphan") => orphan(),
+        Some("debug-default") => debug_default(),
         _ => {
-            eprintln!("usage: pool-worker demo|orphan (or started by a process pool)");
+            eprintln!(
+                "usage: pool-worker demo|orphan|debug-default (or started by a process pool)"
+            );
             std::process::exit(2);
         }
     }
@@ -75,4 +80,16 @@ fn orphan() {
     println!("pids: {}", pids.join(" "));
     std::io::stdout().flush().expect("flush");
     std::thread::sleep(Duration::from_secs(600));
+}
+
+/// Prints `env <bool> thread <bool> process <bool>`: `debug_from_env` and the debug default of
+/// a thread pool and of a process pool (built, but no worker started).
+fn debug_default() {
+    let process = ProcessPool::new(registry()).expect("build the pool");
+    println!(
+        "env {} thread {} process {}",
+        evloop_pools::debug_from_env(),
+        ThreadPool::new().get_debug(),
+        process.get_debug()
+    );
 }
