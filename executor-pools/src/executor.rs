@@ -67,6 +67,13 @@ pub trait Executor<J>: Send + Sync {
         self.try_submit_job(job)
     }
 
+    /// A name for `job` in traces and reports: the closure's type by default; a process
+    /// pool names the registered function.
+    fn job_name(&self, job: &J) -> &'static str {
+        let _ = job;
+        std::any::type_name::<J>()
+    }
+
     /// `Ready` when the queue has room (or the pool refuses everything, so a retry returns
     /// at once); otherwise registers `cx`'s waker to be woken when a slot frees up.
     fn poll_space(&self, cx: &mut Context<'_>) -> Poll<()>;
@@ -297,5 +304,9 @@ impl<J, E: Executor<J>> Executor<J> for std::sync::Arc<E> {
 
     fn poll_space(&self, cx: &mut Context<'_>) -> Poll<()> {
         (**self).poll_space(cx)
+    }
+
+    fn job_name(&self, job: &J) -> &'static str {
+        (**self).job_name(job)
     }
 }

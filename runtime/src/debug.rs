@@ -51,13 +51,7 @@ pub const DEFAULT_SLOW_CALLBACK_DURATION: Duration = Duration::from_millis(100);
 /// Whether `EVLOOP_DEBUG` asks for debug mode (`1`, `true` or `yes`), read once per process;
 /// the same rule as the pools' (`evloop_pools::debug_from_env`).
 pub(crate) fn from_env() -> bool {
-    static FLAG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FLAG.get_or_init(|| {
-        matches!(
-            std::env::var("EVLOOP_DEBUG").as_deref(),
-            Ok("1" | "true" | "yes")
-        )
-    })
+    evloop_pools::debug_from_env()
 }
 
 /// Reports one slow callback or task poll.

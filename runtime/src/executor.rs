@@ -329,7 +329,8 @@ impl EventLoop {
         P: Deref,
         P::Target: Executor<J>,
     {
-        RunInExecutor::new(self, executor, job, std::any::type_name::<J>())
+        let name = executor.job_name(&job);
+        RunInExecutor::new(self, executor, job, name)
     }
     // ANCHOR_END: run_in_executor
 
@@ -360,7 +361,9 @@ impl EventLoop {
         }
         let mut slot = self.core.default_executor.borrow_mut();
         slot.get_or_insert_with(|| {
-            let mut builder = ThreadPool::builder().thread_name_prefix("evloop-default");
+            let mut builder = ThreadPool::builder()
+                .thread_name_prefix("evloop-default")
+                .debug(self.core.debug.get());
             if let Some(n) = self.core.default_executor_max_workers {
                 builder = builder.max_workers(n);
             }

@@ -441,6 +441,10 @@ where
         self.try_submit_in(job, Some(scope))
     }
 
+    fn job_name(&self, job: &Call<A, R>) -> &'static str {
+        job.function().name()
+    }
+
     fn poll_space(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.inner.state.lock();
         if Inner::refusal(&state).is_some() || !self.inner.is_full(&state) {
