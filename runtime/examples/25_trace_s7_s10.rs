@@ -71,7 +71,7 @@ async fn s10(pool: &ProcessPool) -> Duration {
     });
     heartbeat.set_name("heartbeat");
     let jobs: Vec<_> = (0..4)
-        .map(|_| lp.run_in_executor(pool, BURN.call(60_000_000)))
+        .map(|_| lp.run_in_executor(pool, BURN.call(150_000_000)))
         .collect();
     for job in jobs {
         job.await.unwrap();
