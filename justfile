@@ -26,7 +26,7 @@ demo:
 
 # Run every example in tour order.
 examples:
-    for e in 01_call_soon 02_call_later 03_tasks 04_threadsafe_s3 05_gather_s1 06_thread_pool_s7 07_shared_pool_s8 08_blocking_http_s9 09_process_pool_s10 10_process_timeout 11_pool_lifecycle_s14 12_context_s11 13_semaphore 14_wait_s2 15_task_group 16_semaphore_limit_s6 17_echo_server 18_echo_client 19_chat_server 20_ctrl_c_s5 21_hyper_server demo; do cargo run -q --release -p evloop --features hyper --example $e || exit 1; done
+    for e in 01_call_soon 02_call_later 03_tasks 04_threadsafe_s3 05_gather_s1 06_thread_pool_s7 07_shared_pool_s8 08_blocking_http_s9 09_process_pool_s10 10_process_timeout 11_pool_lifecycle_s14 12_context_s11 13_semaphore 14_wait_s2 15_task_group 16_semaphore_limit_s6 17_echo_server 18_echo_client 19_chat_server 20_ctrl_c_s5 21_hyper_server 22_slow_log_sink_s12 demo; do cargo run -q --release -p evloop --features hyper --example $e || exit 1; done
 
 # Side-by-side benchmarks against tokio and smol (writes nothing; copy the table to docs/benchmarks.md).
 bench *ARGS:

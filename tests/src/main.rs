@@ -4,9 +4,9 @@
 //! counts threads and file descriptors), so a hang fails in seconds. Time-based assertions
 //! use the virtual clock where time is the subject, and generous margins otherwise.
 
-mod util;
 #[allow(dead_code)] // TEMP until the debug tests land
 mod log_capture;
+mod util;
 
 mod call_soon;
 mod cancel;
@@ -19,6 +19,8 @@ mod hyper_rt;
 mod hyper_server;
 mod io_budget;
 mod lifecycle;
+mod log_queue;
+mod log_queue_probe;
 mod loop_thread;
 mod net_edges;
 mod net_emfile;
@@ -35,6 +37,7 @@ mod process_leaks;
 mod process_pool;
 mod props_combinators;
 mod props_combinators_model;
+mod props_log_queue;
 mod props_net;
 mod props_process_pool;
 mod props_queue;
