@@ -52,6 +52,10 @@
 //! | synchronization between tasks: semaphores, locks, conditions, events, queues | `sync/` | [`Semaphore`], [`BoundedSemaphore`], [`Lock`], [`Condition`], [`Event`], [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
 //! | Unix signals and Ctrl-C | `signal/` | [`EventLoop::add_signal_handler`], [`signal::signal`], [`ctrl_c`], [`signal::SignalError`] |
 //! | HTTP with hyper 1.x (feature `hyper`) | `hyper/` | `hyper::HyperIo`, `hyper::HyperTimer`, `hyper::HyperExecutor` |
+//! | debug mode: slow callbacks named, lost tasks reported | `debug.rs`, `label.rs` | [`EventLoop::set_debug`], [`Builder::debug`], [`debug`] |
+//! | metrics you can leave on | `metrics.rs` | [`LoopMetrics`], [`EventLoop::metrics`] |
+//! | the trace recorder (Chrome trace-event JSON, for Perfetto) | `trace/` | [`trace::Recorder`], [`Builder::trace`] |
+//! | logging without blocking the loop: a queue in front of a slow `log` sink | `log_queue.rs` | [`log_queue::QueueLogger`], [`log_queue::QueueLoggerGuard`], [`log_queue::install`] |
 //! | errors and panics | `error.rs`, `exception.rs` | [`LoopError`], [`TaskError`], [`LoopClosed`], [`ExceptionContext`] |
 //!
 //! ## Guarantees
@@ -89,6 +93,7 @@ mod handle;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 mod label;
+pub mod log_queue;
 mod loop_core;
 mod loop_thread;
 mod metrics;
