@@ -136,6 +136,9 @@ fn roundtrips(mode: Mode, ops: u64) -> Duration {
     elapsed
 }
 
+/// One contender's run of `ops` operations, timed.
+type Run = fn(u64) -> Duration;
+
 /// A workload: its name, ops, the evloop body by mode, and the peers.
 struct Workload {
     /// Row title.
@@ -145,7 +148,7 @@ struct Workload {
     /// evloop, by mode.
     evloop: fn(Mode, u64) -> Duration,
     /// tokio's and smol's equivalents, if they have one.
-    peers: [Option<fn(u64) -> Duration>; 2],
+    peers: [Option<Run>; 2],
 }
 
 /// The median of `samples` (ns per op).
@@ -198,7 +201,10 @@ fn main() {
         let ops = ((workload.ops as f64 * scale) as u64).max(10);
         let mut samples: [Vec<f64>; 5] = Default::default();
         for _ in 0..rounds {
-            for (i, mode) in [Mode::Plain, Mode::Debug, Mode::Trace].into_iter().enumerate() {
+            for (i, mode) in [Mode::Plain, Mode::Debug, Mode::Trace]
+                .into_iter()
+                .enumerate()
+            {
                 samples[i].push(per_op((workload.evloop)(mode, ops), ops));
             }
             for (i, peer) in workload.peers.iter().enumerate() {

@@ -28,7 +28,10 @@ fn line(t: Duration, dt: Duration, a: &LoopMetrics, b: &LoopMetrics) -> String {
         "{:>5.2}s {:>8.0} {:>9.0} {:>7.0} {:>5.0}% {:>5} {:>6} {:>6} {:>6.1} {:>4}/{}/{}",
         t.as_secs_f64(),
         per_s(a.iterations, b.iterations),
-        per_s(a.callbacks_run + a.task_polls, b.callbacks_run + b.task_polls),
+        per_s(
+            a.callbacks_run + a.task_polls,
+            b.callbacks_run + b.task_polls
+        ),
         per_s(a.polls, b.polls),
         100.0 * running / (running + polling).max(1e-9),
         b.tasks_alive,
@@ -80,7 +83,10 @@ fn main() {
         while started.elapsed() < RUN_FOR {
             evloop::sleep(Duration::from_millis(250)).await;
             let now = lp.metrics();
-            println!("{}", line(started.elapsed(), last_at.elapsed(), &last, &now));
+            println!(
+                "{}",
+                line(started.elapsed(), last_at.elapsed(), &last, &now)
+            );
             (last, last_at) = (now, Instant::now());
         }
         ticker.cancel();

@@ -88,8 +88,16 @@ fn main() {
         .unwrap_or_else(|| "trace_s7_s10.json".to_owned());
     // ANCHOR: record
     let recorder = Recorder::new(100_000);
-    let lp = evloop::EventLoop::builder().trace(&recorder).build().unwrap();
-    let threads = Arc::new(ThreadPool::builder().max_workers(5).thread_name_prefix("s7").build());
+    let lp = evloop::EventLoop::builder()
+        .trace(&recorder)
+        .build()
+        .unwrap();
+    let threads = Arc::new(
+        ThreadPool::builder()
+            .max_workers(5)
+            .thread_name_prefix("s7")
+            .build(),
+    );
     let processes = ProcessPool::builder(registry())
         .max_workers(2)
         .thread_name_prefix("s10")
@@ -106,7 +114,10 @@ fn main() {
     recorder.save(&path).expect("write the trace");
     // ANCHOR_END: record
     println!("S7: results {units:?} (in order; the sleeps overlapped)");
-    println!("S10: worst heartbeat gap {:.1} ms", worst_gap.as_secs_f64() * 1e3);
+    println!(
+        "S10: worst heartbeat gap {:.1} ms",
+        worst_gap.as_secs_f64() * 1e3
+    );
     println!(
         "trace: {} events ({} dropped) written to {path}; open it in https://ui.perfetto.dev",
         recorder.len(),

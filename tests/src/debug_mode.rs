@@ -95,8 +95,14 @@ fn a_slow_task_poll_is_reported_with_the_task_name() {
         let records = debug_records_here();
         assert_eq!(records.len(), 1, "one slow poll of three: {records:#?}");
         let message = &records[0].message;
-        assert!(message.contains("task ") && message.contains("'cruncher'"), "{message}");
-        assert!(message.contains("spawned at tests/src/debug_mode.rs:"), "{message}");
+        assert!(
+            message.contains("task ") && message.contains("'cruncher'"),
+            "{message}"
+        );
+        assert!(
+            message.contains("spawned at tests/src/debug_mode.rs:"),
+            "{message}"
+        );
         assert!(reported_seconds(message) >= 0.08, "{message}");
         lp.close().unwrap();
     });
@@ -111,9 +117,9 @@ fn a_blocking_main_future_is_named_by_its_run_until_complete_call() {
         let records = debug_records_here();
         assert_eq!(records.len(), 1, "{records:#?}");
         assert!(
-            records[0]
-                .message
-                .contains("the main future of run_until_complete called at tests/src/debug_mode.rs:"),
+            records[0].message.contains(
+                "the main future of run_until_complete called at tests/src/debug_mode.rs:"
+            ),
             "{}",
             records[0].message
         );
@@ -186,7 +192,11 @@ fn debug_off_reports_nothing_even_for_a_blocking_callback() {
         let pending = lp.spawn(std::future::pending::<()>());
         drop(pending);
         lp.close().unwrap();
-        assert!(debug_records_here().is_empty(), "{:#?}", debug_records_here());
+        assert!(
+            debug_records_here().is_empty(),
+            "{:#?}",
+            debug_records_here()
+        );
         assert_eq!(lp.metrics().slow_callbacks, 0);
     });
 }
@@ -280,9 +290,16 @@ fn a_threadsafe_call_on_a_closed_loop_is_reported_once_per_call() {
         assert!(records[0]
             .message
             .starts_with("call_soon_threadsafe on closed loop"));
-        assert!(records[0].message.contains("debug_mode::"), "names the closure");
-        assert!(records[1].message.starts_with("spawn_threadsafe on closed loop"));
-        assert!(records[2].message.starts_with("LoopHandle::stop on closed loop"));
+        assert!(
+            records[0].message.contains("debug_mode::"),
+            "names the closure"
+        );
+        assert!(records[1]
+            .message
+            .starts_with("spawn_threadsafe on closed loop"));
+        assert!(records[2]
+            .message
+            .starts_with("LoopHandle::stop on closed loop"));
     });
 }
 
@@ -299,7 +316,9 @@ fn an_unobserved_task_panic_names_the_task_in_the_exception_context() {
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert!(seen[0].message.contains("'lonely'"), "{:?}", seen[0]);
         assert!(
-            seen[0].message.contains("spawned at tests/src/debug_mode.rs:"),
+            seen[0]
+                .message
+                .contains("spawned at tests/src/debug_mode.rs:"),
             "{:?}",
             seen[0]
         );
