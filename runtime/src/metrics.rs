@@ -114,9 +114,11 @@ impl Counters {
 pub struct LoopMetrics {
     /// Iterations of the loop (asyncio's `_run_once` calls).
     pub iterations: u64,
-    /// Callbacks run: `call_soon`, due timers, `call_soon_threadsafe` closures.
+    /// Callbacks run: `call_soon`, due timers, `call_soon_threadsafe` closures (a cancelled
+    /// callback is skipped, not counted).
     pub callbacks_run: u64,
-    /// Task polls, the main future of `run_until_complete` included.
+    /// Task polls, the main future of `run_until_complete` included; the poll slot that ends
+    /// a cancelled task counts as one (asyncio's step that throws `CancelledError`).
     pub task_polls: u64,
     /// Tasks spawned.
     pub tasks_spawned: u64,

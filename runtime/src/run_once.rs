@@ -32,11 +32,13 @@ use std::time::{Duration, Instant};
 use crate::error::panic_message;
 use crate::event_loop::EventLoop;
 use crate::exception::ExceptionContext;
+use crate::handle::EntryState;
 use crate::label::Label;
 use crate::loop_core::{PollingTarget, PollingTask};
 use crate::metrics::bump;
 use crate::ready::Ready;
 use crate::remote::Remote;
+use crate::task::Outcome;
 use crate::timers::Due;
 use crate::trace::{Event, LoopTrace, Phase};
 
@@ -140,37 +142,53 @@ impl EventLoop {
 
     // ANCHOR: run_entry
     /// Runs one ready entry: a callback, a posted closure, a task poll, or the main future.
-    fn run_entry(&self, item: Ready, main: &mut Option<&mut MainFuture<'_>>) {
+    /// Returns whether anything ran: a cancelled callback, a task that finished after it was
+    /// queued (it woke itself in its last poll) and a stale main-future entry are skipped,
+    /// uncounted, as asyncio's `_run_once` skips cancelled handles.
+    fn run_entry(&self, item: Ready, main: &mut Option<&mut MainFuture<'_>>) -> bool {
         let core = &*self.core;
         core.io_budget.set(crate::reactor::IO_BUDGET);
         match item {
             Ready::Callback(entry) => {
+                if entry.state() != EntryState::Ready {
+                    return false;
+                }
                 bump(&core.metrics.callbacks_run);
-                run_guarded(self, "Exception in callback", || entry.run())
+                run_guarded(self, "Exception in callback", || entry.run());
+                true
             }
             Ready::Remote(call) => {
                 bump(&core.metrics.callbacks_run);
                 run_guarded(self, "Exception in callback (call_soon_threadsafe)", || {
                     call.call()
-                })
+                });
+                true
             }
             Ready::Task(task) => {
-                bump(&core.metrics.task_polls);
-                task.run(core)
+                // A cancellation slot counts: it ends the task (asyncio's `__step` with
+                // `CancelledError`).
+                let live = task.header().outcome.get() == Outcome::Pending;
+                if live {
+                    bump(&core.metrics.task_polls);
+                }
+                task.run(core);
+                live
             }
             Ready::Main => {
                 core.main_scheduled.set(false);
-                if let Some(main) = main.as_deref_mut() {
-                    bump(&core.metrics.task_polls);
-                    let id = core.main_id.get();
-                    core.polling
-                        .set(Some(PollingTask::new(PollingTarget::Main(id), &main.waker)));
-                    // Careful: a panic here unwinds out of run_until_complete; `polling`
-                    // then names a future that no longer runs, which is harmless: the
-                    // main id is retired and the next poll overwrites it.
-                    poll_main(main);
-                    core.polling.set(None);
-                }
+                let Some(main) = main.as_deref_mut().filter(|main| !main.done) else {
+                    return false;
+                };
+                bump(&core.metrics.task_polls);
+                let id = core.main_id.get();
+                core.polling
+                    .set(Some(PollingTask::new(PollingTarget::Main(id), &main.waker)));
+                // Careful: a panic here unwinds out of run_until_complete; `polling`
+                // then names a future that no longer runs, which is harmless: the
+                // main id is retired and the next poll overwrites it.
+                poll_main(main);
+                core.polling.set(None);
+                true
             }
         }
     }
@@ -197,8 +215,11 @@ impl EventLoop {
                 },
             };
             let start = Instant::now();
-            self.run_entry(item, main);
+            let ran = self.run_entry(item, main);
             let end = Instant::now();
+            if !ran {
+                continue;
+            }
             let took = end.saturating_duration_since(start);
             if debug && took >= slow {
                 bump(&core.metrics.slow_callbacks);
