@@ -59,6 +59,12 @@ fn flat(lp: &EventLoop, ops: u64) -> Duration {
 
 /// evloop: a chain of `ops` callbacks, each scheduling the next.
 pub fn evloop_chained(ops: u64) -> Duration {
+    chained_on(EventLoop::new().expect("a loop"), ops)
+}
+
+/// The chained workload on `lp` (also run by the `observe` bench, with debug mode and a
+/// trace recorder); closes `lp`.
+pub fn chained_on(lp: EventLoop, ops: u64) -> Duration {
     /// One link: count, then schedule the next link while work is left.
     fn link(lp: EventLoop, done: Countdown) {
         done.tick();
@@ -67,7 +73,6 @@ pub fn evloop_chained(ops: u64) -> Duration {
             next.call_soon(move || link(lp, done));
         }
     }
-    let lp = EventLoop::new().expect("a loop");
     let done = Countdown::new(ops);
     let start = Instant::now();
     lp.run_until_complete(async {

@@ -22,6 +22,9 @@
 //! - `run_in_executor` round trips to a thread pool (`executor.rs`): the trace adds a job
 //!   slice and a flow per round trip.
 
+#[allow(dead_code)] // only the chained workload is used here
+#[path = "callbacks.rs"]
+mod callbacks;
 #[allow(dead_code)]
 #[path = "countdown.rs"]
 mod countdown;
@@ -37,8 +40,6 @@ use std::time::{Duration, Instant};
 use evloop::pools::ThreadPool;
 use evloop::trace::Recorder;
 use evloop::EventLoop;
-
-use countdown::Countdown;
 
 /// A current_thread tokio runtime (`executor.rs` and `yield_now.rs` call it as `crate::`).
 pub fn tokio_runtime(time: bool) -> tokio::runtime::Runtime {
@@ -73,46 +74,14 @@ fn new_loop(mode: Mode) -> EventLoop {
     builder.build().expect("a loop")
 }
 
-/// `ops` chained callbacks, each scheduling the next.
+/// `ops` chained callbacks, each scheduling the next (`callbacks.rs`).
 fn chained(mode: Mode, ops: u64) -> Duration {
-    /// One link: count, then schedule the next while work is left.
-    fn link(lp: EventLoop, done: Countdown) {
-        done.tick();
-        if done.left() > 0 {
-            let next = lp.clone();
-            next.call_soon(move || link(lp, done));
-        }
-    }
-    let lp = new_loop(mode);
-    let done = Countdown::new(ops);
-    let start = Instant::now();
-    lp.run_until_complete(async {
-        let (first, chain) = (lp.clone(), done.clone());
-        lp.call_soon(move || link(first, chain));
-        done.wait().await;
-    })
-    .expect("the loop runs");
-    let elapsed = start.elapsed();
-    assert_eq!(done.left(), 0);
-    lp.close().expect("closed");
-    elapsed
+    callbacks::chained_on(new_loop(mode), ops)
 }
 
-/// One task yielding `ops` times.
+/// One task yielding `ops` times (`yield_now.rs`).
 fn yields(mode: Mode, ops: u64) -> Duration {
-    let lp = new_loop(mode);
-    let start = Instant::now();
-    let task = lp.spawn(async move {
-        for _ in 0..ops {
-            evloop::yield_now().await;
-        }
-        ops
-    });
-    let count = lp.run_until_complete(task).expect("runs").expect("value");
-    let elapsed = start.elapsed();
-    assert_eq!(count, ops);
-    lp.close().expect("closed");
-    elapsed
+    yield_now::evloop_on(new_loop(mode), ops)
 }
 
 /// `ops` sequential `run_in_executor` round trips.

@@ -12,7 +12,11 @@ use evloop::EventLoop;
 
 /// evloop: a task awaiting `evloop::yield_now()` `ops` times.
 pub fn evloop(ops: u64) -> Duration {
-    let lp = EventLoop::new().expect("a loop");
+    evloop_on(EventLoop::new().expect("a loop"), ops)
+}
+
+/// The workload on `lp` (also run by the `observe` bench); closes `lp`.
+pub fn evloop_on(lp: EventLoop, ops: u64) -> Duration {
     let start = Instant::now();
     let task = lp.spawn(async move {
         let mut count = 0;

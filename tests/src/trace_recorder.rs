@@ -22,6 +22,16 @@ use crate::metrics::WakeSelfThenDone;
 use crate::trace::{name, tid, ts, Parsed};
 use crate::util::{deadline, exclusive, virtual_loop, Resources, BUDGET};
 
+/// A virtual-clock loop recording into `recorder` (no I/O sources, so no poll syscalls: every
+/// event is a callback or task slice).
+fn traced_virtual_loop(recorder: &Recorder) -> EventLoop {
+    EventLoop::builder()
+        .virtual_clock(true)
+        .trace(recorder)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn the_ring_keeps_the_latest_capacity_events_and_counts_the_dropped_ones() {
     deadline(BUDGET, || {
@@ -49,11 +59,7 @@ fn the_ring_keeps_the_latest_capacity_events_and_counts_the_dropped_ones() {
 fn the_ring_drops_the_oldest_events_first() {
     deadline(BUDGET, || {
         let recorder = Recorder::new(50);
-        let lp = EventLoop::builder()
-            .virtual_clock(true)
-            .trace(&recorder)
-            .build()
-            .unwrap();
+        let lp = traced_virtual_loop(&recorder);
         let tasks: Vec<_> = (0..200)
             .map(|i| {
                 let task = lp.spawn(async {});
@@ -165,11 +171,7 @@ fn a_trace_with_debug_mode_off_records_every_slice() {
 fn skipped_entries_have_no_slice() {
     deadline(BUDGET, || {
         let recorder = Recorder::new(1_000);
-        let lp = EventLoop::builder()
-            .virtual_clock(true)
-            .trace(&recorder)
-            .build()
-            .unwrap();
+        let lp = traced_virtual_loop(&recorder);
         lp.call_soon(|| {}).cancel();
         lp.call_later(Duration::from_millis(1), || {}).cancel();
         lp.call_soon(|| {});
@@ -236,11 +238,7 @@ fn a_task_pending_at_close_is_an_instant() {
 fn save_writes_a_file_that_parses_and_clear_empties_the_ring() {
     deadline(BUDGET, || {
         let recorder = Recorder::new(1_000);
-        let lp = EventLoop::builder()
-            .virtual_clock(true)
-            .trace(&recorder)
-            .build()
-            .unwrap();
+        let lp = traced_virtual_loop(&recorder);
         lp.call_soon(|| {});
         lp.run_until_complete(async {}).unwrap();
         let path = std::env::temp_dir().join(format!(
